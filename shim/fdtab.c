@@ -1,0 +1,433 @@
+/*
+ * The fd table and the records of guarded files.
+ * Readers (every hook) load ug__fds[fd] lock-free and pin a desc with an
+ * atomic reference; descs are type-stable (recycled, never freed) so a
+ * reader that raced a close only touches a live object and re-validates.
+ * Creating and dropping records takes ug__lock (open/close paths only).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "path.h"
+#include "policy.h"
+#include "table.h"
+
+_Atomic uintptr_t *ug__fds;
+int ug__nfds;
+_Atomic int ug__fd_hwm;
+
+/* Desc refs are atomic; the struct keeps `int refs` for layout, used here
+ * through this view. */
+#define DREFS(d) ((_Atomic int *)&(d)->refs)
+
+static struct ug_desc *desc_free;  /* recycled descs (under ug__lock) */
+static struct ug_desc **desc_all;  /* every desc ever made, for fork */
+static size_t desc_nall, desc_capall;
+
+struct ug_inode_ent {
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} key;
+	struct ug_inode *ino;
+	UT_hash_handle hh;
+};
+static struct ug_inode_ent *inodes;
+
+int ug__fd_table_init(void)
+{
+	struct rlimit rl;
+	size_t n = 65536;
+	void *p;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		n = rl.rlim_max == RLIM_INFINITY ? (1u << 20) : rl.rlim_max;
+		if (n < 1024)
+			n = 1024;
+		if (n > (1u << 20))
+			n = 1u << 20;
+	}
+	/* untouched pages cost nothing: 8 MiB of address space at most */
+	p = mmap(NULL, n * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ug__fds = p;
+	ug__nfds = (int)n;
+	return 0;
+}
+
+static void hwm(int fd)
+{
+	int cur = atomic_load_explicit(&ug__fd_hwm, memory_order_relaxed);
+
+	while (fd > cur && !atomic_compare_exchange_weak(&ug__fd_hwm, &cur, fd))
+		;
+}
+
+static void fd_set(int fd, uintptr_t v)
+{
+	if ((unsigned)fd >= (unsigned)ug__nfds)
+		return;
+	hwm(fd);
+	atomic_store_explicit(&ug__fds[fd], v, memory_order_release);
+}
+
+/* ---- records (under ug__lock) ----------------------------------------- */
+
+static struct ug_inode *inode_get(const struct stat *st, const char *path,
+				  struct ug_rootrt *rt)
+{
+	struct ug_inode_ent *e;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} key;
+	size_t plen = strlen(path);
+
+	memset(&key, 0, sizeof(key));
+	key.dev = st->st_dev;
+	key.ino = st->st_ino;
+	HASH_FIND(hh, inodes, &key, sizeof(key), e);
+	if (e) {
+		e->ino->refs++;
+		return e->ino;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->ino = calloc(1, sizeof(*e->ino) + plen + 1);
+	if (!e->ino) {
+		free(e);
+		return NULL;
+	}
+	e->key = key;
+	e->ino->dev = st->st_dev;
+	e->ino->ino = st->st_ino;
+	e->ino->refs = 1;
+	atomic_init(&e->ino->size, st->st_size);
+	e->ino->root = rt;
+	memcpy(e->ino->path, path, plen + 1);
+	ug__table_oom = 0;
+	HASH_ADD(hh, inodes, key, sizeof(key), e);
+	if (ug__table_oom) {
+		free(e->ino);
+		free(e);
+		return NULL;
+	}
+	return e->ino;
+}
+
+static void inode_put(struct ug_inode *ino)
+{
+	struct ug_inode_ent *e;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} key;
+
+	if (--ino->refs > 0)
+		return;
+	memset(&key, 0, sizeof(key));
+	key.dev = ino->dev;
+	key.ino = ino->ino;
+	HASH_FIND(hh, inodes, &key, sizeof(key), e);
+	if (e) {
+		HASH_DEL(inodes, e);
+		free(e);
+	}
+	free(ino);
+}
+
+struct ug_inode *ug__inode_find(dev_t dev, ino_t ino)
+{
+	struct ug_inode_ent *e;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} key;
+
+	memset(&key, 0, sizeof(key));
+	key.dev = dev;
+	key.ino = ino;
+	HASH_FIND(hh, inodes, &key, sizeof(key), e);
+	return e ? e->ino : NULL;
+}
+
+static struct ug_desc *desc_new(void)
+{
+	struct ug_desc *d = desc_free;
+
+	if (d) {
+		desc_free = (struct ug_desc *)d->ino;
+	} else {
+		if (desc_nall == desc_capall) {
+			size_t nc = desc_capall ? desc_capall * 2 : 64;
+			void *p = realloc(desc_all, nc * sizeof(*desc_all));
+			if (!p)
+				return NULL;
+			desc_all = p;
+			desc_capall = nc;
+		}
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return NULL;
+		desc_all[desc_nall++] = d;
+	}
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+	return d;
+}
+
+static void desc_release(struct ug_desc *d)
+{
+	pthread_mutex_lock(&ug__lock);
+	if (atomic_load(DREFS(d)) == 0) {
+		ug__policy_closed(d);
+		if (d->ino)
+			inode_put(d->ino);
+		d->ino = (struct ug_inode *)desc_free;
+		desc_free = d;
+	}
+	pthread_mutex_unlock(&ug__lock);
+}
+
+void ug__desc_put(struct ug_desc *d)
+{
+	if (atomic_fetch_sub(DREFS(d), 1) == 1)
+		desc_release(d);
+}
+
+/* Pins the desc at fd, or NULL when fd does not hold one. */
+static struct ug_desc *desc_pin(int fd)
+{
+	for (;;) {
+		uintptr_t e = ug__fd_get(fd);
+		struct ug_desc *d;
+
+		if (e == UG_FD_UNKNOWN || (e & 3))
+			return NULL;
+		d = (struct ug_desc *)e;
+		atomic_fetch_add(DREFS(d), 1);
+		if (ug__fd_get(fd) == e)
+			return d;
+		ug__desc_put(d);
+	}
+}
+
+/* ---- classification ---------------------------------------------------- */
+
+int ug__fd_path(int fd, char *buf, size_t size, bool *deleted)
+{
+	char link[32] = "/proc/self/fd/", num[12];
+	ssize_t n;
+	static const char del[] = " (deleted)";
+	size_t dl = sizeof(del) - 1, k = 0, l = 14;
+
+	do { /* by hand: snprintf is not async-signal-safe */
+		num[k++] = (char)('0' + fd % 10);
+		fd /= 10;
+	} while (fd);
+	while (k)
+		link[l++] = num[--k];
+	link[l] = '\0';
+	n = readlink(link, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size - 1)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	*deleted = false;
+	if ((size_t)n > dl && memcmp(buf + n - dl, del, dl) == 0) {
+		n -= (ssize_t)dl;
+		buf[n] = '\0';
+		*deleted = true;
+	}
+	if (buf[0] != '/')
+		return -EINVAL; /* "anon_inode:", "pipe:[...]" */
+	return (int)n;
+}
+
+/* Builds the guarded record for fd, or returns NULL when it is not guarded.
+ * st: fstat of fd. */
+static struct ug_desc *classify(int fd, const struct stat *st, int oflags,
+				const char *op)
+{
+	char path[PATH_MAX];
+	struct ug_rootrt *rt;
+	struct ug_desc *d;
+	bool deleted = false;
+
+	if (!S_ISREG(st->st_mode) || !ug__dev_guarded(st->st_dev))
+		return NULL;
+	if (ug__fd_path(fd, path, sizeof(path), &deleted) < 0)
+		return NULL;
+	rt = ug__root_for(path);
+	if (!rt)
+		return NULL;
+	pthread_mutex_lock(&ug__lock);
+	d = desc_new();
+	if (d) {
+		d->ino = inode_get(st, path, rt);
+		if (!d->ino) {
+			d->ino = (struct ug_inode *)desc_free;
+			desc_free = d;
+			d = NULL;
+		}
+	}
+	if (d) {
+		atomic_store(DREFS(d), 1);
+		d->oflags = oflags;
+		d->born_gen = atomic_load(&ug__fork_gen);
+		if (deleted)
+			d->ino->tmpfile = true;
+		ug__policy_opened(d, op);
+	}
+	pthread_mutex_unlock(&ug__lock);
+	return d;
+}
+
+struct ug_desc *ug__desc_get(int fd)
+{
+	struct ug_desc *d;
+	struct stat st;
+	int fl;
+	uintptr_t e = ug__fd_get(fd);
+
+	if (e != UG_FD_UNKNOWN)
+		return desc_pin(fd);
+	/* An fd we never saw opened (inherited, shell redirection, dup'ed by
+	 * a raw syscall): classify it once. */
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	fl = real_fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		fd_set(fd, UG_FD_PLAIN);
+		return NULL;
+	}
+	d = classify(fd, &st, fl, NULL);
+	if (!d) {
+		fd_set(fd, UG_FD_PLAIN);
+		return NULL;
+	}
+	fd_set(fd, (uintptr_t)d);
+	atomic_fetch_add(DREFS(d), 1); /* the caller's pin */
+	return d;
+}
+
+int ug__fd_opened(int fd, int oflags, bool created, const char *op)
+{
+	struct ug_desc *d;
+	struct stat st;
+	int rc;
+
+	if ((unsigned)fd >= (unsigned)ug__nfds)
+		return 0;
+	ug__fd_closed(fd); /* a stale record from a close we did not see */
+	if ((oflags & O_ACCMODE) == O_RDONLY && !(oflags & O_TRUNC) &&
+	    !created) {
+		fd_set(fd, UG_FD_PLAIN);
+		return 0;
+	}
+	if (fstat(fd, &st) < 0) {
+		fd_set(fd, UG_FD_UNKNOWN);
+		return 0;
+	}
+	d = classify(fd, &st, oflags, op);
+	if (!d) {
+		fd_set(fd, UG_FD_PLAIN);
+		return 0;
+	}
+	if (!(oflags & O_APPEND)) {
+		d->pos = 0;
+		d->pos_valid = true;
+	}
+	rc = ug__policy_open_check(d, fd, oflags, created, op);
+	if (rc < 0) {
+		ug__desc_put(d);
+		return rc;
+	}
+	fd_set(fd, (uintptr_t)d);
+	return 0;
+}
+
+void ug__fd_closed(int fd)
+{
+	uintptr_t e;
+
+	if ((unsigned)fd >= (unsigned)ug__nfds)
+		return;
+	e = atomic_exchange(&ug__fds[fd], UG_FD_UNKNOWN);
+	if (e == UG_FD_UNKNOWN || (e & 3)) {
+		if ((e & 3) == 2)
+			ug__net_closed(fd, e);
+		return;
+	}
+	ug__desc_put((struct ug_desc *)e);
+}
+
+void ug__fd_dup(int oldfd, int newfd)
+{
+	struct ug_desc *d;
+
+	if ((unsigned)newfd >= (unsigned)ug__nfds)
+		return;
+	ug__fd_closed(newfd);
+	d = desc_pin(oldfd);
+	if (d) {
+		fd_set(newfd, (uintptr_t)d); /* the pin becomes newfd's ref */
+		return;
+	}
+	/* plain stays plain; a socket's sniffer is per fd: dup'ed sockets
+	 * are classified again (plain) */
+	fd_set(newfd, ug__fd_get(oldfd) == UG_FD_PLAIN ? UG_FD_PLAIN
+						       : UG_FD_UNKNOWN);
+}
+
+void ug__fd_forget_plain(void)
+{
+	int fd, top = atomic_load(&ug__fd_hwm);
+
+	for (fd = 0; fd <= top && fd < ug__nfds; fd++) {
+		uintptr_t plain = UG_FD_PLAIN;
+		atomic_compare_exchange_strong(&ug__fds[fd], &plain,
+					       UG_FD_UNKNOWN);
+	}
+}
+
+/* ---- fork -------------------------------------------------------------------
+ * The child has one thread: locks other threads held at fork are re-made,
+ * and positions are re-read (the description is now shared). */
+void ug__fd_atfork_child(void)
+{
+	size_t i;
+
+	for (i = 0; i < desc_nall; i++)
+		pthread_mutex_init(&desc_all[i]->lock, NULL);
+}
+
+int64_t ug__desc_pos(struct ug_desc *d, int fd)
+{
+	struct stat st;
+
+	if (d->oflags & O_APPEND) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		return st.st_size;
+	}
+	if (d->pos_valid && !d->stdio &&
+	    d->born_gen == atomic_load_explicit(&ug__fork_gen,
+						memory_order_relaxed))
+		return d->pos;
+	d->pos = real_lseek64(fd, 0, SEEK_CUR);
+	if (d->pos < 0)
+		return -errno;
+	d->pos_valid = true;
+	return d->pos;
+}

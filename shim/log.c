@@ -1,0 +1,594 @@
+/*
+ * The forensic log: event lines built in a fixed buffer and written with one
+ * write() on an O_APPEND fd the host cannot close.  Thread-safe and
+ * async-signal-safe (buffers from a lock-free pool, time formatted by hand,
+ * no stdio); the only lock is a reader/writer lock that the dup2/close
+ * hooks take for writing while they move the fd.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backtrace.h"
+#include "event.h"
+#include "guard.h"
+#include "json.h"
+#include "totals.h"
+
+enum log_kind { LOG_NONE, LOG_FILE, LOG_STDERR, LOG_SYSLOG };
+
+static struct {
+	enum log_kind kind;
+	_Atomic int fd;
+	char path[4096];
+	pthread_rwlock_t rw;      /* write side: moving or reopening fd */
+	_Atomic uint64_t seq, lost, lost_reported;
+	/* process facts, read once (refreshed after fork) */
+	char comm[32], cmdline[256], hostname[128], container[80], cgroup[256];
+	uint64_t mnt_ns, pid_ns;
+	pid_t ppid;
+} lg = {.fd = -1, .rw = PTHREAD_RWLOCK_INITIALIZER};
+
+/* ---- small async-signal-safe helpers ------------------------------------- */
+
+void ug__diag(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	memcpy(buf, "uploadguard: ", 13);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 13, sizeof(buf) - 14, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n += 13;
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	real_write(2, buf, (size_t)n);
+}
+
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = real_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = real_read(fd, buf, size - 1);
+	real_close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
+static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void put_num(char *p, uint64_t v, int width)
+{
+	while (width-- > 0) {
+		p[width] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* "2026-11-25T22:40:10.123456789Z" into out[31]. */
+static void rfc3339(char *out)
+{
+	struct timespec ts;
+	int64_t secs, days, rem;
+	int y;
+	unsigned mo, d;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	secs = ts.tv_sec;
+	days = secs / 86400;
+	rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil(days, &y, &mo, &d);
+	memcpy(out, "0000-00-00T00:00:00.000000000Z", 31);
+	put_num(out, (uint64_t)y, 4);
+	put_num(out + 5, mo, 2);
+	put_num(out + 8, d, 2);
+	put_num(out + 11, (uint64_t)rem / 3600, 2);
+	put_num(out + 14, (uint64_t)rem / 60 % 60, 2);
+	put_num(out + 17, (uint64_t)rem % 60, 2);
+	put_num(out + 20, (uint64_t)ts.tv_nsec, 9);
+}
+
+/* ---- process facts --------------------------------------------------------- */
+
+/* Container id: the last 64-hex run in /proc/self/cgroup (docker, containerd,
+ * cri-o, podman all put it there), else in mountinfo; "host" at "0::/". */
+static bool find_hex64(const char *s, char *out, size_t outsz)
+{
+	const char *best = NULL;
+	size_t run = 0;
+
+	for (; *s; s++) {
+		bool hx = (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f');
+		run = hx ? run + 1 : 0;
+		if (run >= 64 && !(s[1] >= '0' && s[1] <= '9') &&
+		    !(s[1] >= 'a' && s[1] <= 'f'))
+			best = s - 63;
+	}
+	if (!best || outsz < 65)
+		return false;
+	memcpy(out, best, 64);
+	out[64] = '\0';
+	return true;
+}
+
+void ug__log_process_info(void)
+{
+	static char buf[65536];
+	struct utsname un;
+	struct stat st;
+	ssize_t n;
+	char *nl;
+
+	lg.ppid = getppid();
+	if (read_small("/proc/self/comm", lg.comm, sizeof(lg.comm)) > 0 &&
+	    (nl = strchr(lg.comm, '\n')))
+		*nl = '\0';
+	n = read_small("/proc/self/cmdline", lg.cmdline, sizeof(lg.cmdline));
+	for (ssize_t i = 0; i < n - 1; i++)
+		if (lg.cmdline[i] == '\0')
+			lg.cmdline[i] = ' ';
+	if (uname(&un) == 0)
+		strncpy(lg.hostname, un.nodename, sizeof(lg.hostname) - 1);
+	strcpy(lg.container, "unknown");
+	lg.cgroup[0] = '\0';
+	if (read_small("/proc/self/cgroup", buf, sizeof(buf)) > 0) {
+		char *p = strstr(buf, "0::");
+		if (p) {
+			size_t l = strcspn(p + 3, "\n");
+			if (l >= sizeof(lg.cgroup))
+				l = sizeof(lg.cgroup) - 1;
+			memcpy(lg.cgroup, p + 3, l);
+			lg.cgroup[l] = '\0';
+		}
+		if (!find_hex64(buf, lg.container, sizeof(lg.container)) &&
+		    strcmp(lg.cgroup, "/") == 0)
+			strcpy(lg.container, "host");
+	}
+	if (strcmp(lg.container, "unknown") == 0 &&
+	    read_small("/proc/self/mountinfo", buf, sizeof(buf)) > 0)
+		find_hex64(buf, lg.container, sizeof(lg.container));
+	lg.mnt_ns = stat("/proc/self/ns/mnt", &st) == 0 ? st.st_ino : 0;
+	lg.pid_ns = stat("/proc/self/ns/pid", &st) == 0 ? st.st_ino : 0;
+}
+
+/* ---- the fd -------------------------------------------------------------- */
+
+/* A log fd lives high, away from the fds daemons close or dup2 over. */
+static int park(int fd)
+{
+	struct rlimit rl;
+	int hint = 900, nfd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
+		hint = (int)rl.rlim_cur / 2;
+	nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, hint);
+	if (nfd < 0)
+		return fd;
+	real_close(fd);
+	return nfd;
+}
+
+/* Opens the log file safely: no symlink at the name, a regular file only,
+ * never a FIFO (O_NONBLOCK keeps the open from hanging on one). */
+static int open_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = real_openat(AT_FDCWD, path,
+			 O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+				 O_NONBLOCK | O_NOCTTY,
+			 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open log %s: %s%s", path,
+			 strerror(errno),
+			 errno == ELOOP ? " (a symlink: refused)" : "");
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "log %s is not a regular file: refused",
+			 path);
+		real_close(fd);
+		return -EINVAL;
+	}
+	/* back to blocking writes for a regular file */
+	real_fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+	return park(fd);
+}
+
+static int open_syslog(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	strcpy(sa.sun_path, "/dev/log");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		real_close(fd);
+		return -e;
+	}
+	return park(fd);
+}
+
+int ug__log_open(const char *spec, char *err, size_t errlen)
+{
+	int fd;
+
+	err[0] = '\0';
+	if (!spec || strcmp(spec, "stderr") == 0) {
+		lg.kind = LOG_STDERR;
+		/* a copy: coreutils close fd 2 before our destructor runs */
+		fd = real_fcntl(2, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0) {
+			lg.kind = LOG_NONE;
+			return 0;
+		}
+		fd = park(fd);
+	} else if (strcmp(spec, "syslog") == 0) {
+		lg.kind = LOG_SYSLOG;
+		fd = open_syslog();
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot reach syslog at /dev/log: %s",
+				 strerror(-fd));
+			lg.kind = LOG_NONE;
+			return fd;
+		}
+	} else {
+		lg.kind = LOG_FILE;
+		strncpy(lg.path, spec, sizeof(lg.path) - 1);
+		fd = open_file(spec, err, errlen);
+		if (fd < 0) {
+			lg.kind = LOG_NONE;
+			return fd;
+		}
+	}
+	atomic_store(&lg.fd, fd);
+	ug__st.log_fd = fd;
+	return 0;
+}
+
+bool ug__log_is_fd(int fd)
+{
+	return fd >= 0 && fd == atomic_load_explicit(&lg.fd, memory_order_relaxed);
+}
+
+void ug__log_evacuate(int fd)
+{
+	int nfd;
+
+	pthread_rwlock_wrlock(&lg.rw);
+	if (fd == atomic_load(&lg.fd)) {
+		nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+		if (nfd >= 0) {
+			atomic_store(&lg.fd, nfd);
+			ug__st.log_fd = nfd;
+			real_close(fd);
+		}
+	}
+	pthread_rwlock_unlock(&lg.rw);
+}
+
+/* Follows rotation: a renamed or deleted log path gets a new file. */
+static void follow_rotation(void)
+{
+	struct stat a, b;
+	char err[256];
+	int fd, old;
+
+	if (lg.kind != LOG_FILE)
+		return;
+	old = atomic_load(&lg.fd);
+	if (old >= 0 && stat(lg.path, &a) == 0 && fstat(old, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return;
+	pthread_rwlock_wrlock(&lg.rw);
+	if (atomic_load(&lg.fd) == old) {
+		fd = open_file(lg.path, err, sizeof(err));
+		if (fd >= 0) {
+			atomic_store(&lg.fd, fd);
+			ug__st.log_fd = fd;
+			if (old >= 0)
+				real_close(old);
+		}
+	}
+	pthread_rwlock_unlock(&lg.rw);
+}
+
+void ug__log_atfork_child(void)
+{
+	pthread_rwlock_init(&lg.rw, NULL);
+	atomic_store(&lg.seq, 0);
+	ug__log_process_info();
+}
+
+uint64_t ug__log_lost(void) { return atomic_load(&lg.lost); }
+
+/* ---- buffers ------------------------------------------------------------------
+ * A small static pool (untouched pages cost no memory); mmap beyond it.
+ */
+#define UG_EVBUF 32768
+#define UG_EVPOOL 8
+static char pool[UG_EVPOOL][UG_EVBUF];
+static atomic_flag pool_busy[UG_EVPOOL];
+
+static char *buf_get(int *slot)
+{
+	int i;
+	void *p;
+
+	for (i = 0; i < UG_EVPOOL; i++) {
+		if (!atomic_flag_test_and_set(&pool_busy[i])) {
+			*slot = i;
+			return pool[i];
+		}
+	}
+	*slot = -1;
+	p = mmap(NULL, UG_EVBUF, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void buf_put(char *p, int slot)
+{
+	if (slot >= 0)
+		atomic_flag_clear(&pool_busy[slot]);
+	else if (p)
+		munmap(p, UG_EVBUF);
+}
+
+/* ---- the event -------------------------------------------------------------- */
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case 0: return NULL;
+	case EFBIG: return "EFBIG";
+	case EDQUOT: return "EDQUOT";
+	case EACCES: return "EACCES";
+	case EPERM: return "EPERM";
+	case ENOSPC: return "ENOSPC";
+	case EBADF: return "EBADF";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case ENOENT: return "ENOENT";
+	default: return "E?";
+	}
+}
+
+static void put_process(struct ug_json *j)
+{
+	ug__json_i64(j, "pid", ug__st.pid);
+	ug__json_i64(j, "ppid", lg.ppid);
+	ug__json_i64(j, "tid", ug__gettid());
+	ug__json_str(j, "comm", lg.comm);
+	ug__json_str(j, "exe", ug__st.exe);
+	ug__json_str(j, "cmdline", lg.cmdline);
+	ug__json_u64(j, "uid", getuid());
+	ug__json_u64(j, "euid", geteuid());
+	ug__json_u64(j, "gid", getgid());
+	ug__json_str(j, "hostname", lg.hostname);
+	ug__json_str(j, "container_id", lg.container);
+	ug__json_str(j, "cgroup", lg.cgroup);
+	ug__json_u64(j, "mnt_ns", lg.mnt_ns);
+	ug__json_u64(j, "pid_ns", lg.pid_ns);
+}
+
+static void put_caps(struct ug_json *j, const struct ug_rootrt *rt)
+{
+	const struct ug_root *r = rt->cfg;
+
+	ug__json_str(j, "root", rt->cfg->path);
+	if (!ug__json_obj_begin(j, "caps"))
+		return;
+#define CAP(name)                                                              \
+	do {                                                                   \
+		if (r->name != UG_UNLIMITED)                                   \
+			ug__json_u64(j, #name, r->name);                       \
+	} while (0)
+	CAP(max_file);
+	CAP(max_total);
+	CAP(max_files);
+	CAP(max_session);
+#undef CAP
+	ug__json_end(j, '}');
+}
+
+static void put_backtrace(struct ug_json *j)
+{
+	struct ug_frame f[UG_BT_MAX];
+	int n = ug__bt_take(f, UG_BT_MAX), i;
+
+	if (!ug__json_arr_begin(j, "backtrace"))
+		return;
+	for (i = 0; i < n; i++) {
+		char sym[300];
+		if (!ug__json_obj_begin(j, NULL))
+			break;
+		ug__json_hex(j, "ip", f[i].ip);
+		ug__json_str(j, "module", f[i].module);
+		ug__json_hex(j, "offset", f[i].offset);
+		ug__json_str(j, "build_id", f[i].build_id);
+		if (f[i].symbol) {
+			size_t l = strlen(f[i].symbol);
+			if (l > 200)
+				l = 200;
+			memcpy(sym, f[i].symbol, l);
+			memcpy(sym + l, "+0x", 3);
+			l += 3;
+			{
+				char hx[20];
+				int k = 0;
+				uintptr_t v = f[i].symoff;
+				do {
+					hx[k++] = "0123456789abcdef"[v & 15];
+					v >>= 4;
+				} while (v);
+				while (k)
+					sym[l++] = hx[--k];
+			}
+			ug__json_strn(j, "symbol", sym, l);
+		}
+		ug__json_end(j, '}');
+	}
+	ug__json_end(j, ']');
+}
+
+static void emit(const char *line, size_t len)
+{
+	ssize_t w;
+	int fd;
+
+	follow_rotation();
+	pthread_rwlock_rdlock(&lg.rw);
+	fd = atomic_load(&lg.fd);
+	if (lg.kind == LOG_SYSLOG) {
+		char hdr[64];
+		struct iovec iov[2];
+		int hl = snprintf(hdr, sizeof(hdr), "<12>uploadguard[%d]: ",
+				  (int)ug__st.pid);
+		iov[0].iov_base = hdr;
+		iov[0].iov_len = (size_t)hl;
+		iov[1].iov_base = (void *)line;
+		iov[1].iov_len = len - 1; /* no newline in a datagram */
+		w = real_writev(fd, iov, 2);
+		w = w == (ssize_t)(hl + len - 1) ? (ssize_t)len : -1;
+	} else {
+		w = fd >= 0 ? real_write(fd, line, len) : -1;
+	}
+	pthread_rwlock_unlock(&lg.rw);
+	if (w != (ssize_t)len)
+		atomic_fetch_add(&lg.lost, 1);
+}
+
+void ug__log_event(const struct ug_event *ev)
+{
+	struct ug_json j;
+	char ts[32];
+	int slot;
+	char *buf;
+	uint64_t lost;
+	size_t len;
+	UG_ERRNO_SAVE;
+
+	if (lg.kind == LOG_NONE) {
+		atomic_fetch_add(&lg.lost, 1);
+		return;
+	}
+	buf = buf_get(&slot);
+	if (!buf) {
+		atomic_fetch_add(&lg.lost, 1);
+		UG_ERRNO_RESTORE;
+		return;
+	}
+	rfc3339(ts);
+	ug__json_init(&j, buf, UG_EVBUF);
+	ug__json_u64(&j, "v", UG_SCHEMA_VERSION);
+	ug__json_u64(&j, "seq", atomic_fetch_add(&lg.seq, 1) + 1);
+	ug__json_str(&j, "time", ts);
+	ug__json_i64(&j, "mono_ns", ug__now_ns(CLOCK_MONOTONIC));
+	ug__json_str(&j, "event", ev->event);
+	if (ev->rule)
+		ug__json_str(&j, "rule", ug__rule_name(ev->rule));
+	if (ev->verdict)
+		ug__json_str(&j, "verdict", ev->verdict);
+	if (ev->op)
+		ug__json_str(&j, "op", ev->op);
+	if (ev->path)
+		ug__json_str(&j, "path", ev->path);
+	if (ev->fd >= 0)
+		ug__json_i64(&j, "fd", ev->fd);
+	if (ev->offset >= 0)
+		ug__json_i64(&j, "offset", ev->offset);
+	ug__json_u64(&j, "requested", ev->requested);
+	ug__json_u64(&j, "allowed", ev->allowed);
+	ug__json_i64(&j, "ret", ev->ret);
+	if (ev->err)
+		ug__json_str(&j, "errno", errno_name(ev->err));
+	else
+		ug__json_null(&j, "errno");
+	if (ev->rule)
+		ug__json_u64(&j, "limit", ev->limit);
+	if (ev->size_before >= 0)
+		ug__json_i64(&j, "size_before", ev->size_before);
+	if (ev->size_after >= 0)
+		ug__json_i64(&j, "size_after", ev->size_after);
+	if (ev->total_before >= 0)
+		ug__json_i64(&j, "total_before", ev->total_before);
+	if (ev->total_after >= 0)
+		ug__json_i64(&j, "total_after", ev->total_after);
+	if (ev->root)
+		put_caps(&j, ev->root);
+	if (ev->dev || ev->ino) {
+		ug__json_u64(&j, "dev", ev->dev);
+		ug__json_u64(&j, "ino", ev->ino);
+	}
+	ug__json_str(&j, "session", ev->session);
+	ug__json_str(&j, "owner", ev->owner);
+	ug__json_str(&j, "binding", ev->binding);
+	if (ev->written)
+		ug__json_u64(&j, "written", ev->written);
+	put_process(&j);
+	lost = atomic_load(&lg.lost) - atomic_load(&lg.lost_reported);
+	ug__json_u64(&j, "lost", lost);
+	if (ev->backtrace)
+		put_backtrace(&j);
+	len = ug__json_finish(&j);
+	emit(buf, len);
+	if (lost && atomic_load(&lg.lost) >= lost)
+		atomic_fetch_add(&lg.lost_reported, lost);
+	buf_put(buf, slot);
+	UG_ERRNO_RESTORE;
+}
+
+void ug__log_exit(void)
+{
+	uint64_t lost = atomic_load(&lg.lost) - atomic_load(&lg.lost_reported);
+	char line[256];
+	int n;
+
+	if (!lost || lg.kind == LOG_NONE)
+		return;
+	n = snprintf(line, sizeof(line),
+		     "{\"v\":%d,\"event\":\"events_lost\",\"lost\":%llu,"
+		     "\"pid\":%d,\"exe\":\"\"}\n",
+		     UG_SCHEMA_VERSION, (unsigned long long)lost, (int)ug__st.pid);
+	emit(line, (size_t)n);
+	ug__diag("%llu event(s) could not be written to the log",
+		 (unsigned long long)lost);
+}

@@ -1,0 +1,411 @@
+/*
+ * Policy (see policy.h): cap arithmetic against a guarded file and its
+ * root's shared totals, cross-session checks, and the events they log.
+ * Lock-free apart from what the caller holds; async-signal-safe except the
+ * rescan at the boundary (nftw), which runs at most once a second a root.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "session.h"
+#include "totals.h"
+
+#define UG_RESCAN_MIN_NS 1000000000LL /* boundary rescans: once a second */
+#define UG_OWNER_XATTR "user.uploadguard.owner"
+
+enum ug_mode ug__mode_of(const struct ug_rootrt *rt)
+{
+	return rt->mode;
+}
+
+const char *ug__verdict(enum ug_mode m, bool allowed_all)
+{
+	if (m == UG_MODE_ABORT)
+		return "aborted";
+	return m == UG_MODE_DENY && !allowed_all ? "denied" : "logged";
+}
+
+/* ---- cross-session --------------------------------------------------------- */
+
+/* True when the calling thread is bound to a session other than the one that
+ * owns the file or opened this description. */
+static bool cross_session(const struct ug_desc *d,
+			  const struct ug_binding **bp, const char **owner)
+{
+	const struct ug_binding *b = ug__session_cur();
+
+	*bp = b;
+	*owner = NULL;
+	if (!b)
+		return false;
+	if (d->ino->owner[0] && strcmp(d->ino->owner, b->digest) != 0) {
+		*owner = d->ino->owner;
+		return true;
+	}
+	if (d->opener[0] && strcmp(d->opener, b->digest) != 0) {
+		*owner = d->opener;
+		return true;
+	}
+	return false;
+}
+
+/* ---- admission ------------------------------------------------------------- */
+
+static void reserve_total(struct ug_rootrt *rt, int64_t growth,
+			  struct ug_admit *a)
+{
+	struct ug_totals *t = rt->tot;
+	uint64_t cap = rt->cfg->max_total;
+	int64_t got;
+
+	a->total_before = atomic_load_explicit(&t->bytes, memory_order_relaxed);
+	got = ug__totals_reserve(&t->bytes, growth, cap);
+	if (got < growth && cap != UG_UNLIMITED) {
+		/* At the boundary: measure the subtree before saying no. */
+		ug__totals_add(&t->bytes, -got);
+		ug__totals_rescan(rt, UG_RESCAN_MIN_NS);
+		got = ug__totals_reserve(&t->bytes, growth, cap);
+	}
+	a->reserved = got;
+}
+
+uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
+		   struct ug_admit *a)
+{
+	struct ug_inode *ino = d->ino;
+	struct ug_rootrt *rt = ino->root;
+	const struct ug_root *r = rt->cfg;
+	uint64_t size = (uint64_t)atomic_load(&ino->size), allowed = n, f;
+	int64_t growth;
+	const struct ug_binding *b;
+	const char *owner;
+
+	memset(a, 0, sizeof(*a));
+	a->want = n;
+	a->size_before = (int64_t)size;
+	a->total_before = -1;
+	a->mode = rt->mode;
+
+	if (ug__st.sessions && cross_session(d, &b, &owner)) {
+		a->cross = true;
+		a->mode = ug__st.cfg.cross;
+		if (a->mode != UG_MODE_LOG) {
+			a->allowed = 0;
+			a->err = EACCES;
+			return 0;
+		}
+	}
+	if (r->max_file != UG_UNLIMITED) {
+		f = ug__cap_file(pos, n, r->max_file);
+		if (f < allowed) {
+			allowed = f;
+			a->rule = UG_RULE_MAX_FILE;
+			a->limit = r->max_file;
+		}
+	}
+	growth = (int64_t)ug__cap_growth(pos, allowed, size);
+	if (growth > 0) {
+		reserve_total(rt, growth, a);
+		if (a->reserved < growth) {
+			uint64_t t = ug__cap_room(pos, allowed, size,
+						  (uint64_t)a->reserved);
+			if (t < allowed) {
+				allowed = t;
+				a->rule = UG_RULE_MAX_TOTAL;
+				a->limit = r->max_total;
+			}
+		}
+	}
+	if (whole && allowed < n)
+		allowed = 0;
+	if (a->rule == UG_RULE_NONE || a->mode == UG_MODE_LOG) {
+		/* nothing violated, or log mode: the call goes through whole */
+		growth = (int64_t)ug__cap_growth(pos, n, size);
+		if (growth > a->reserved) {
+			ug__totals_add(&rt->tot->bytes, growth - a->reserved);
+			a->reserved = growth;
+		}
+		a->allowed = n;
+		return n;
+	}
+	/* deny or abort: keep only the reservation the allowed part needs */
+	growth = (int64_t)ug__cap_growth(pos, allowed, size);
+	if (a->reserved > growth) {
+		ug__totals_add(&rt->tot->bytes, growth - a->reserved);
+		a->reserved = growth;
+	}
+	a->allowed = allowed;
+	if (allowed == 0)
+		a->err = ug__rule_errno(a->rule);
+	return allowed;
+}
+
+void ug__commit(struct ug_desc *d, uint64_t pos, int64_t done,
+		struct ug_admit *a)
+{
+	struct ug_inode *ino = d->ino;
+	int64_t end, cur, grew = 0;
+
+	if (done > 0) {
+		end = (int64_t)(pos + (uint64_t)done);
+		cur = atomic_load(&ino->size);
+		while (end > cur &&
+		       !atomic_compare_exchange_weak(&ino->size, &cur, end))
+			;
+		if (end > cur)
+			grew = end - cur;
+		d->written += (uint64_t)done;
+	}
+	if (grew != a->reserved)
+		ug__totals_add(&ino->root->tot->bytes, grew - a->reserved);
+	a->reserved = grew;
+}
+
+void ug__shrunk(struct ug_inode *ino, int64_t len)
+{
+	int64_t cur = atomic_load(&ino->size);
+
+	while (len < cur && !atomic_compare_exchange_weak(&ino->size, &cur, len))
+		;
+	if (len < cur)
+		ug__totals_add(&ino->root->tot->bytes, len - cur);
+}
+
+/* ---- reporting ----------------------------------------------------------------
+ * Identical violations (same event, rule, op, file) are limited to
+ * UG_RATE_BURST a second; the rest are counted and the next logged one says
+ * how many it stands for ("repeat").  Slots are claimed lock-free.
+ */
+#define UG_RATE_SLOTS 64
+#define UG_RATE_BURST 20
+
+struct rate_slot {
+	_Atomic uint64_t key;
+	_Atomic int64_t second;
+	_Atomic uint32_t count;
+	_Atomic uint64_t held;
+};
+static struct rate_slot rate[UG_RATE_SLOTS];
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	return h;
+}
+
+/* Returns true when the event may be logged; *repeat: occurrences it also
+ * stands for. */
+static bool rate_ok(uint64_t key, uint64_t *repeat)
+{
+	struct rate_slot *s = &rate[key % UG_RATE_SLOTS];
+	int64_t now = ug__now_ns(CLOCK_MONOTONIC_COARSE) / 1000000000;
+
+	*repeat = 0;
+	if (atomic_load(&s->key) != key || atomic_load(&s->second) != now) {
+		atomic_store(&s->key, key);
+		atomic_store(&s->second, now);
+		atomic_store(&s->count, 0);
+	}
+	if (atomic_fetch_add(&s->count, 1) >= UG_RATE_BURST) {
+		atomic_fetch_add(&s->held, 1);
+		return false;
+	}
+	*repeat = atomic_exchange(&s->held, 0);
+	return true;
+}
+
+static void emit_event(struct ug_event *ev, struct ug_inode *ino)
+{
+	uint64_t key = 0, repeat;
+	const char *p;
+
+	key = mix(key, (uintptr_t)ev->event);
+	key = mix(key, ev->rule);
+	key = mix(key, (uintptr_t)ev->op);
+	key = mix(key, ino ? ino->ino : 0);
+	for (p = ev->path; p && *p; p++)
+		key = mix(key, (unsigned char)*p);
+	if (!rate_ok(key | 1, &repeat))
+		return;
+	ev->repeat = repeat;
+	ug__log_event(ev);
+}
+
+void ug__report(const struct ug_admit *a, struct ug_desc *d, const char *op,
+		int fd, int64_t offset, int64_t ret, int err)
+{
+	struct ug_inode *ino = d->ino;
+	struct ug_event ev;
+	const struct ug_binding *b = ug__session_cur();
+
+	if (a->rule == UG_RULE_NONE && !a->cross)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.event = a->cross ? "cross_session" : "cap_exceeded";
+	ev.rule = a->cross ? UG_RULE_NONE : a->rule;
+	ev.verdict = ug__verdict(a->mode, a->allowed == a->want);
+	ev.op = op;
+	ev.path = ino->path;
+	ev.fd = fd;
+	ev.offset = offset;
+	ev.requested = a->want;
+	ev.allowed = a->allowed;
+	ev.ret = ret;
+	ev.err = ret < 0 ? err : 0;
+	ev.limit = a->limit;
+	ev.size_before = a->size_before;
+	ev.size_after = atomic_load(&ino->size);
+	ev.total_before = a->total_before;
+	ev.total_after = atomic_load(&ino->root->tot->bytes);
+	ev.root = ino->root;
+	ev.dev = ino->dev;
+	ev.ino = ino->ino;
+	if (b) {
+		ev.session = b->digest;
+		ev.binding = b->source;
+	}
+	ev.owner = ino->owner[0] ? ino->owner : d->opener[0] ? d->opener : NULL;
+	ev.backtrace = true;
+	emit_event(&ev, ino);
+	if (a->mode == UG_MODE_ABORT)
+		abort();
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+void ug__policy_opened(struct ug_desc *d, const char *op)
+{
+	const struct ug_binding *b;
+
+	if (!ug__st.sessions)
+		return;
+	b = ug__session_cur();
+	if (b)
+		memcpy(d->opener, b->digest, sizeof(b->digest));
+}
+
+/* The owner of a file: its path pattern, else its xattr, else (created)
+ * the creating session, which is then written to the xattr. */
+static void set_owner(struct ug_desc *d, int fd, bool created)
+{
+	struct ug_inode *ino = d->ino;
+	const struct ug_root *r = ino->root->cfg;
+	const struct ug_binding *b;
+	const char *rel;
+	ssize_t n;
+
+	if (ino->owner[0])
+		return;
+	if (r->owner) {
+		rel = ino->path + ino->root->reallen;
+		if (*rel == '/')
+			rel++;
+		ug__session_owner_from_path(r->owner, rel, ino->owner);
+		return;
+	}
+	n = fgetxattr(fd, UG_OWNER_XATTR, ino->owner, sizeof(ino->owner) - 1);
+	if (n == 16) {
+		ino->owner[16] = '\0';
+		return;
+	}
+	ino->owner[0] = '\0';
+	b = ug__session_cur();
+	if (created && b) {
+		memcpy(ino->owner, b->digest, sizeof(b->digest));
+		fsetxattr(fd, UG_OWNER_XATTR, b->digest, 16, 0);
+	}
+}
+
+int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
+			  const char *op)
+{
+	struct ug_inode *ino = d->ino;
+	struct ug_rootrt *rt = ino->root;
+	struct ug_admit a;
+	int64_t size = atomic_load(&ino->size);
+
+	if (ug__st.sessions) {
+		UG_ERRNO_SAVE;
+		set_owner(d, fd, created);
+		UG_ERRNO_RESTORE;
+		if (!created && ((oflags & O_TRUNC) ||
+				 (oflags & O_ACCMODE) != O_RDONLY)) {
+			const struct ug_binding *b;
+			const char *owner;
+
+			memset(&a, 0, sizeof(a));
+			if (cross_session(d, &b, &owner)) {
+				a.cross = true;
+				a.mode = ug__st.cfg.cross;
+				a.err = a.mode == UG_MODE_LOG ? 0 : EACCES;
+				ug__report(&a, d, op, fd, -1,
+					   a.err ? -1 : fd, a.err);
+				if (a.err)
+					return -EACCES;
+			}
+		}
+	}
+	if (created) {
+		memset(&a, 0, sizeof(a));
+		a.want = 1;
+		a.mode = rt->mode;
+		a.size_before = size;
+		a.total_before = atomic_load(&rt->tot->files);
+		if (!ug__totals_reserve(&rt->tot->files, 1, rt->cfg->max_files) &&
+		    !(ug__totals_rescan(rt, UG_RESCAN_MIN_NS) &&
+		      ug__totals_reserve(&rt->tot->files, 1,
+					 rt->cfg->max_files))) {
+			a.rule = UG_RULE_MAX_FILES;
+			a.limit = rt->cfg->max_files;
+			if (a.mode == UG_MODE_LOG) {
+				ug__totals_add(&rt->tot->files, 1);
+				a.allowed = 1;
+				ug__report(&a, d, op, fd, -1, fd, 0);
+			} else {
+				a.err = EDQUOT;
+				ug__report(&a, d, op, fd, -1, -1, EDQUOT);
+				return -EDQUOT;
+			}
+		}
+	}
+	if ((oflags & O_TRUNC) && size > 0)
+		ug__shrunk(ino, 0);
+	return 0;
+}
+
+void ug__policy_closed(struct ug_desc *d)
+{
+	struct ug_inode *ino = d->ino;
+	struct ug_event ev;
+
+	if (!ino)
+		return;
+	if (ug__st.cfg.audit) {
+		memset(&ev, 0, sizeof(ev));
+		ev.event = "file_closed";
+		ev.path = ino->path;
+		ev.fd = -1;
+		ev.offset = -1;
+		ev.size_after = atomic_load(&ino->size);
+		ev.size_before = -1;
+		ev.total_before = -1;
+		ev.total_after = atomic_load(&ino->root->tot->bytes);
+		ev.root = ino->root;
+		ev.dev = ino->dev;
+		ev.ino = ino->ino;
+		ev.owner = ino->owner[0] ? ino->owner : NULL;
+		ev.written = d->written;
+		ug__log_event(&ev);
+	}
+	/* An O_TMPFILE (or unlinked) file never linked: its bytes are gone
+	 * when its last reference closes. */
+	if (ino->tmpfile && ino->refs == 1) {
+		ug__totals_add(&ino->root->tot->bytes, -atomic_load(&ino->size));
+		atomic_store(&ino->size, 0);
+	}
+}

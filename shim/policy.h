@@ -1,0 +1,63 @@
+/*
+ * Policy: what a guarded operation may do, and what is logged.  Called by
+ * the hooks with the desc pinned and, for data operations, d->lock held.
+ * Lock-free on the shared totals; async-signal-safe except where noted.
+ */
+#ifndef UG_POLICY_H
+#define UG_POLICY_H
+
+#include "caps.h"
+#include "event.h"
+#include "guard.h"
+
+/* The outcome of admitting a growth [pos, pos+n) of a guarded file. */
+struct ug_admit {
+	uint64_t want;       /* bytes asked for */
+	uint64_t allowed;    /* bytes the real call may do */
+	enum ug_rule rule;   /* the cap that bound it, or NONE */
+	uint64_t limit;
+	int err;             /* errno for a refused call (allowed == 0) */
+	enum ug_mode mode;   /* what the violation does */
+	int64_t reserved;    /* bytes reserved in the root total */
+	int64_t size_before, total_before;
+	bool cross;          /* cross-session write (sessions) */
+};
+
+enum { UG_ADMIT_PARTIAL = 0, UG_ADMIT_WHOLE = 1 };
+
+/* Decides a write-like growth.  whole: all or nothing (truncate,
+ * fallocate).  Returns a.allowed. */
+uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
+		   struct ug_admit *a);
+/* Settles after the real call: done = bytes done (or < 0 for a failure);
+ * new_end: the file's end after the call as far as this op knows (-1 to
+ * derive it from pos + done). */
+void ug__commit(struct ug_desc *d, uint64_t pos, int64_t done,
+		struct ug_admit *a);
+/* Shrink: a truncate to len (smaller than the size) gives bytes back. */
+void ug__shrunk(struct ug_inode *ino, int64_t len);
+
+/* Logs the violation described by a (if any) and aborts in abort mode.
+ * ret/err: what the caller sees. */
+void ug__report(const struct ug_admit *a, struct ug_desc *d, const char *op,
+		int fd, int64_t offset, int64_t ret, int err);
+
+/* Called under ug__lock when a desc is made / its last fd is gone. */
+void ug__policy_opened(struct ug_desc *d, const char *op);
+void ug__policy_closed(struct ug_desc *d);
+/* At open: max_files for a created file, cross-session O_TRUNC.  0 or
+ * -errno (the hook undoes the open). */
+int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
+			  const char *op);
+
+enum ug_mode ug__mode_of(const struct ug_rootrt *rt);
+const char *ug__verdict(enum ug_mode m, bool allowed_all);
+
+/* fd table internals shared with the hooks */
+int ug__fd_table_init(void);
+void ug__fd_atfork_child(void);
+int64_t ug__desc_pos(struct ug_desc *d, int fd);
+struct ug_inode *ug__inode_find(dev_t dev, ino_t ino); /* under ug__lock */
+void ug__net_closed(int fd, uintptr_t e);
+
+#endif /* UG_POLICY_H */

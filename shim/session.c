@@ -1,0 +1,126 @@
+/*
+ * Sessions (see session.h): thread-local bindings from the API, HTTP heads
+ * (hook_net.c), PHP session locks (hook_fd.c) and UPLOADGUARD_SESSION.
+ * Async-signal-safe reads; binding computes a digest (pure code).
+ */
+#include <string.h>
+
+#include "digest.h"
+#include "guard.h"
+#include "path.h"
+#include "session.h"
+
+static __thread struct ug_binding tls_bind
+	__attribute__((tls_model("initial-exec")));
+static __thread bool tls_bound __attribute__((tls_model("initial-exec")));
+static struct ug_binding env_bind;
+static bool env_bound;
+
+void ug__session_digest_of(const char *id, char out[17])
+{
+	ug__session_digest(ug__st.cfg.salt, id, out);
+}
+
+const struct ug_binding *ug__session_cur(void)
+{
+	if (tls_bound)
+		return &tls_bind;
+	return env_bound ? &env_bind : NULL;
+}
+
+static bool valid_id(const char *id, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= UG_SESSION_ID_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int ug__session_bind(const char *id, size_t len, const char *source, int fd)
+{
+	if (!valid_id(id, len))
+		return -EINVAL;
+	/* Same id again (the next request of a keep-alive connection): keep
+	 * the digest, skip the HMAC. */
+	if (!(tls_bound && strlen(tls_bind.id) == len &&
+	      memcmp(tls_bind.id, id, len) == 0)) {
+		tls_bound = false;
+		memcpy(tls_bind.id, id, len);
+		tls_bind.id[len] = '\0';
+		ug__session_digest_of(tls_bind.id, tls_bind.digest);
+	}
+	tls_bind.source = source;
+	tls_bind.fd = fd;
+	tls_bound = true;
+	return 0;
+}
+
+void ug__session_unbind(int fd)
+{
+	if (tls_bound && (fd < 0 || tls_bind.fd == fd))
+		tls_bound = false;
+}
+
+void ug__session_init(const char *env_id)
+{
+	size_t len;
+
+	if (!env_id)
+		return;
+	len = strlen(env_id);
+	if (!valid_id(env_id, len)) {
+		ug__diag("UPLOADGUARD_SESSION is empty, too long or has "
+			 "control bytes: ignored");
+		return;
+	}
+	memcpy(env_bind.id, env_id, len + 1);
+	ug__session_digest_of(env_bind.id, env_bind.digest);
+	env_bind.source = "env";
+	env_bind.fd = -1;
+	env_bound = true;
+}
+
+bool ug__session_owner_from_path(const char *pattern, const char *rel,
+				 char out[17])
+{
+	char id[UG_SESSION_ID_MAX];
+
+	if (ug__path_owner(pattern, rel, id, sizeof(id)) < 0)
+		return false;
+	ug__session_digest_of(id, out);
+	return true;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+UG_EXPORT int ug_session_enter(const char *id)
+{
+	int rc;
+
+	if (!id) {
+		errno = EINVAL;
+		return -1;
+	}
+	rc = ug__session_bind(id, strlen(id), "api", -1);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+UG_EXPORT void ug_session_leave(void)
+{
+	tls_bound = false;
+}
+
+UG_EXPORT const char *ug_session_current(void)
+{
+	const struct ug_binding *b = ug__session_cur();
+
+	return b ? b->id : NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * Sessions: which session the calling thread serves, and who owns a file.
+ * A binding is thread-local; reading it is async-signal-safe.
+ */
+#ifndef UG_SESSION_H
+#define UG_SESSION_H
+
+#include <stdbool.h>
+
+#define UG_SESSION_ID_MAX 256
+
+struct ug_binding {
+	char id[UG_SESSION_ID_MAX]; /* raw id: never logged */
+	char digest[17];            /* what the log holds */
+	const char *source;         /* "api", "cookie:NAME", ... */
+	int fd;                     /* connection or session file, or -1 */
+};
+
+/* The calling thread's binding, falling back to the process's env binding;
+ * NULL when unbound. */
+const struct ug_binding *ug__session_cur(void);
+/* Binds the calling thread (id is copied, digest computed). */
+int ug__session_bind(const char *id, size_t len, const char *source, int fd);
+/* Ends the thread's binding if it came from fd (fd < 0: whatever it is). */
+void ug__session_unbind(int fd);
+void ug__session_init(const char *env_id); /* constructor */
+/* The owner digest a file under rt gets from its path pattern, or false. */
+bool ug__session_owner_from_path(const char *pattern, const char *rel,
+				 char out[17]);
+void ug__session_digest_of(const char *id, char out[17]);
+
+#endif /* UG_SESSION_H */

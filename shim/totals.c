@@ -1,0 +1,285 @@
+/*
+ * Shared per-root totals (see totals.h).  Counters are lock-free atomics in
+ * a MAP_SHARED segment; flock on the segment's fd serialises creation and
+ * rescans across processes.  Attach runs in the constructor only.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "guard.h"
+#include "table.h"
+#include "totals.h"
+
+int64_t ug__now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap)
+{
+	int64_t cur = atomic_load_explicit(ctr, memory_order_relaxed);
+	int64_t got;
+
+	if (want <= 0)
+		return 0;
+	do {
+		if (cap == UG_UNLIMITED || cap > INT64_MAX)
+			got = want;
+		else if (cur >= (int64_t)cap)
+			got = 0;
+		else
+			got = want < (int64_t)cap - cur ? want : (int64_t)cap - cur;
+		if (got == 0)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(
+		ctr, &cur, cur + got, memory_order_acq_rel, memory_order_relaxed));
+	return got;
+}
+
+void ug__totals_add(_Atomic int64_t *ctr, int64_t delta)
+{
+	if (delta)
+		atomic_fetch_add_explicit(ctr, delta, memory_order_acq_rel);
+}
+
+/* ---- subtree scan ----------------------------------------------------------
+ * nftw keeps no state of ours, so the sums live in thread-locals.  Hard links
+ * count once: inodes with st_nlink > 1 go through a small set.
+ */
+struct ug_seen {
+	dev_t dev;
+	ino_t ino;
+	UT_hash_handle hh;
+};
+
+static __thread int64_t scan_bytes, scan_files;
+static __thread struct ug_seen *scan_seen;
+__thread int ug__table_oom;
+
+static int scan_one(const char *p, const struct stat *st, int type,
+		    struct FTW *ftw)
+{
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	if (st->st_nlink > 1) {
+		struct ug_seen key = {.dev = st->st_dev, .ino = st->st_ino};
+		struct ug_seen *s;
+
+		HASH_FIND(hh, scan_seen, &key.dev,
+			  sizeof(dev_t) + sizeof(ino_t), s);
+		if (s)
+			return 0;
+		s = calloc(1, sizeof(*s));
+		if (s) {
+			*s = key;
+			HASH_ADD(hh, scan_seen, dev, sizeof(dev_t) + sizeof(ino_t),
+				 s);
+		}
+	}
+	scan_bytes += st->st_size;
+	scan_files++;
+	return 0;
+}
+
+/* Sums the regular files below path.  Returns 0 or -errno. */
+static int scan_tree(const char *path, int64_t *bytes, int64_t *files)
+{
+	struct ug_seen *s, *tmp;
+	int rc;
+
+	scan_bytes = scan_files = 0;
+	scan_seen = NULL;
+	rc = nftw(path, scan_one, 32, FTW_PHYS | FTW_MOUNT);
+	HASH_ITER(hh, scan_seen, s, tmp)
+	{
+		HASH_DEL(scan_seen, s);
+		free(s);
+	}
+	*bytes = scan_bytes;
+	*files = scan_files;
+	return rc == 0 ? 0 : -ENOENT;
+}
+
+/* Sets a counter to measured + whatever others reserved while we measured. */
+static void settle(_Atomic int64_t *ctr, int64_t before, int64_t measured)
+{
+	int64_t cur = atomic_load(ctr);
+
+	while (!atomic_compare_exchange_weak(ctr, &cur,
+					     measured + (cur - before)))
+		;
+}
+
+static void measure(struct ug_rootrt *rt)
+{
+	struct ug_totals *t = rt->tot;
+	int64_t b0 = atomic_load(&t->bytes), f0 = atomic_load(&t->files);
+	int64_t bytes = 0, files = 0;
+
+	if (scan_tree(rt->real, &bytes, &files) < 0)
+		bytes = files = 0; /* root missing: empty */
+	settle(&t->bytes, b0, bytes);
+	settle(&t->files, f0, files);
+	atomic_store(&t->scanned_ns, ug__now_ns(CLOCK_BOOTTIME));
+	atomic_fetch_add(&t->scans, 1);
+}
+
+bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns)
+{
+	struct ug_totals *t = rt->tot;
+	int64_t now = ug__now_ns(CLOCK_BOOTTIME);
+	uint64_t scans = atomic_load(&t->scans);
+	bool ran = false;
+
+	if (now - atomic_load(&t->scanned_ns) < min_age_ns)
+		return false;
+	if (rt->shm_fd >= 0 && real_flock(rt->shm_fd, LOCK_EX) < 0)
+		return false;
+	/* Another process may have rescanned while we waited for the lock. */
+	if (atomic_load(&t->scans) == scans) {
+		measure(rt);
+		ran = true;
+	} else {
+		ran = true;
+	}
+	if (rt->shm_fd >= 0)
+		real_flock(rt->shm_fd, LOCK_UN);
+	return ran;
+}
+
+/* ---- attach ------------------------------------------------------------------ */
+
+static void shm_name(const struct ug_rootrt *rt, char *out, size_t outsz)
+{
+	struct ug_sha256 h;
+	unsigned char d[32];
+	static const char hx[] = "0123456789abcdef";
+	size_t n = 0, i;
+	uint64_t ids[2] = {(uint64_t)rt->dev, (uint64_t)rt->ino};
+
+	ug__sha256_init(&h);
+	ug__sha256_update(&h, rt->real, rt->reallen);
+	ug__sha256_update(&h, ids, sizeof(ids));
+	ug__sha256_final(&h, d);
+	n = (size_t)snprintf(out, outsz, "/dev/shm/uploadguard-");
+	for (i = 0; i < 10 && n + 2 < outsz; i++) {
+		out[n++] = hx[d[i] >> 4];
+		out[n++] = hx[d[i] & 15];
+	}
+	out[n] = '\0';
+}
+
+static int attach_private(struct ug_rootrt *rt)
+{
+	struct ug_totals *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->magic = UG_TOTALS_MAGIC;
+	t->version = UG_TOTALS_VERSION;
+	t->size = sizeof(*t);
+	rt->tot = t;
+	rt->shm_fd = -1;
+	measure(rt);
+	return 0;
+}
+
+static bool valid_segment(int fd, const struct ug_rootrt *rt, uid_t owner)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)sizeof(struct ug_totals))
+		return false;
+	if (st.st_mode & 077)
+		return false;
+	return st.st_uid == 0 || st.st_uid == geteuid() || st.st_uid == owner;
+}
+
+int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
+{
+	char name[64];
+	struct ug_totals *t;
+	struct stat rst;
+	uid_t owner = (uid_t)-1;
+	bool creator = false;
+	int fd;
+
+	err[0] = '\0';
+	if (stat(rt->real, &rst) == 0)
+		owner = rst.st_uid;
+	shm_name(rt, name, sizeof(name));
+	fd = real_openat(AT_FDCWD, name,
+			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		creator = true;
+		if (real_flock(fd, LOCK_EX) < 0 ||
+		    real_ftruncate(fd, sizeof(*t)) < 0)
+			goto out_private;
+		/* Let the root's owner (a server's worker user) map it too. */
+		if (geteuid() == 0 && owner != (uid_t)-1 && owner != 0 &&
+		    fchown(fd, owner, (gid_t)-1) < 0)
+			goto out_private;
+	} else if (errno == EEXIST) {
+		fd = real_openat(AT_FDCWD, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || !valid_segment(fd, rt, owner)) {
+			snprintf(err, errlen,
+				 "%s is not ours (owner or mode): totals for %s "
+				 "are per process",
+				 name, rt->real);
+			goto out_private;
+		}
+		if (real_flock(fd, LOCK_SH) < 0)
+			goto out_private;
+	} else {
+		snprintf(err, errlen, "cannot create %s (%s): totals for %s are "
+			 "per process", name, strerror(errno), rt->real);
+		return attach_private(rt);
+	}
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (t == MAP_FAILED)
+		goto out_private;
+	rt->tot = t;
+	rt->shm_fd = fd;
+	if (creator || t->magic != UG_TOTALS_MAGIC) {
+		if (!creator) { /* a creator died half-way: take over */
+			real_flock(fd, LOCK_UN);
+			real_flock(fd, LOCK_EX);
+		}
+		if (t->magic != UG_TOTALS_MAGIC) {
+			memset(t, 0, sizeof(*t));
+			t->version = UG_TOTALS_VERSION;
+			t->size = sizeof(*t);
+			t->dev = rt->dev;
+			t->ino = rt->ino;
+			measure(rt);
+			atomic_thread_fence(memory_order_release);
+			t->magic = UG_TOTALS_MAGIC;
+		}
+	} else if (t->version != UG_TOTALS_VERSION || t->size != sizeof(*t)) {
+		munmap(t, sizeof(*t));
+		snprintf(err, errlen, "%s has another layout: totals for %s are "
+			 "per process", name, rt->real);
+		goto out_private;
+	}
+	real_flock(fd, LOCK_UN);
+	return 0;
+
+out_private:
+	if (fd >= 0) {
+		if (creator)
+			real_unlink(name);
+		real_close(fd);
+	}
+	rt->tot = NULL;
+	return attach_private(rt);
+}

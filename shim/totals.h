@@ -1,0 +1,46 @@
+/*
+ * Shared per-root totals (bytes and files in a guarded subtree), kept in a
+ * small /dev/shm segment that every guarded process on the host maps.
+ * Updated with lock-free atomics (async-signal-safe); a rescan of the
+ * subtree, serialised across processes with flock, runs before any deny so
+ * the decision at the boundary is exact.
+ */
+#ifndef UG_TOTALS_H
+#define UG_TOTALS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UG_TOTALS_MAGIC 0x55475431u /* "UGT1" */
+#define UG_TOTALS_VERSION 1
+
+struct ug_totals {
+	uint32_t magic;       /* written last by the creator */
+	uint32_t version;
+	uint64_t size;        /* sizeof(struct ug_totals) */
+	uint64_t dev, ino;    /* of the root directory when created */
+	_Atomic int64_t bytes;
+	_Atomic int64_t files;
+	_Atomic int64_t scanned_ns; /* CLOCK_BOOTTIME of the last scan */
+	_Atomic uint64_t scans;
+};
+
+struct ug_rootrt;
+
+/* Maps (creating and scanning if needed) the root's segment, or falls back
+ * to process-private totals with a message in err.  Constructor only. */
+int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen);
+
+/* Reserves up to want bytes (or files) under cap; returns what it got. */
+int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap);
+/* Adds delta (may be negative) to a counter. */
+void ug__totals_add(_Atomic int64_t *ctr, int64_t delta);
+
+/* Re-measures the subtree if the last scan is older than min_age_ns; true
+ * when a scan ran (by us or by another process meanwhile). */
+bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns);
+
+int64_t ug__now_ns(int clock);
+
+#endif /* UG_TOTALS_H */
