@@ -1017,8 +1017,14 @@ int ug__config_parse(struct ug_config *cfg, const char *text, size_t len,
 		s = nl ? nl + 1 : end;
 	}
 	free(p.slots);
-	if (rc)
+	if (rc) {
+		/* on_error = closed seen before the error still holds: the
+		 * constructor must know whether to fail closed. */
+		bool closed = cfg->on_error_closed;
+
 		ug__config_free(cfg);
+		cfg->on_error_closed = closed;
+	}
 	return rc;
 }
 

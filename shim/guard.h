@@ -57,7 +57,8 @@ struct ug_state {
 	size_t nroots;
 	pid_t pid;                  /* cached getpid(), refreshed after fork */
 	char exe[512];
-	bool need_prestat;          /* some root counts files or sessions */
+	bool need_prestat;          /* some root counts files or owners */
+	bool sessions;              /* cross-session checks are on */
 	int log_fd;                 /* protected fd, -1 when none */
 };
 
@@ -161,6 +162,7 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 /* ---- misc ------------------------------------------------------------------*/
 pid_t ug__gettid(void) UG_HIDDEN;
 void ug__init(void) UG_HIDDEN; /* idempotent; for calls before the ctor */
+void ug__block_io_uring(void) UG_HIDDEN; /* seccomp: io_uring_setup -> ENOSYS */
 
 /* Saves errno on entry of a pass-through path. */
 #define UG_ERRNO_SAVE int ug_saved_errno_ = errno
