@@ -16,7 +16,7 @@ else
 Q := @
 endif
 
-UG_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC \
+UG_CFLAGS := -DUG_BUILDING_SHIM -U_FORTIFY_SOURCE -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC \
 	-fvisibility=hidden -fno-strict-aliasing -D_GNU_SOURCE -Iinclude -Ishim \
 	-MMD -MP
 ifneq ($(SANITIZE),)

@@ -101,7 +101,7 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 		strncpy(modules[n].path, info->dlpi_name,
 			sizeof(modules[n].path) - 1);
 	else
-		strncpy(modules[n].path, ug__st.exe, sizeof(modules[n].path) - 1);
+		memcpy(modules[n].path, ug__st.exe, sizeof(modules[n].path) - 1);
 	build_id_of(info, modules[n].build_id, sizeof(modules[n].build_id));
 	atomic_store(&nmodules, n + 1);
 	return 1;

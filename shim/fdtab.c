@@ -30,11 +30,13 @@ static struct ug_desc *desc_free;  /* recycled descs (under ug__lock) */
 static struct ug_desc **desc_all;  /* every desc ever made, for fork */
 static size_t desc_nall, desc_capall;
 
+struct ug_key {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct ug_inode_ent {
-	struct {
-		dev_t dev;
-		ino_t ino;
-	} key;
+	struct ug_key key;
 	struct ug_inode *ino;
 	UT_hash_handle hh;
 };
@@ -71,7 +73,7 @@ static void hwm(int fd)
 		;
 }
 
-static void fd_set(int fd, uintptr_t v)
+static void fd_put(int fd, uintptr_t v)
 {
 	if ((unsigned)fd >= (unsigned)ug__nfds)
 		return;
@@ -85,10 +87,7 @@ static struct ug_inode *inode_get(const struct stat *st, const char *path,
 				  struct ug_rootrt *rt)
 {
 	struct ug_inode_ent *e;
-	struct {
-		dev_t dev;
-		ino_t ino;
-	} key;
+	struct ug_key key;
 	size_t plen = strlen(path);
 
 	memset(&key, 0, sizeof(key));
@@ -127,10 +126,7 @@ static struct ug_inode *inode_get(const struct stat *st, const char *path,
 static void inode_put(struct ug_inode *ino)
 {
 	struct ug_inode_ent *e;
-	struct {
-		dev_t dev;
-		ino_t ino;
-	} key;
+	struct ug_key key;
 
 	if (--ino->refs > 0)
 		return;
@@ -148,10 +144,7 @@ static void inode_put(struct ug_inode *ino)
 struct ug_inode *ug__inode_find(dev_t dev, ino_t ino)
 {
 	struct ug_inode_ent *e;
-	struct {
-		dev_t dev;
-		ino_t ino;
-	} key;
+	struct ug_key key;
 
 	memset(&key, 0, sizeof(key));
 	key.dev = dev;
@@ -308,15 +301,15 @@ struct ug_desc *ug__desc_get(int fd)
 		return NULL;
 	fl = real_fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
-		fd_set(fd, UG_FD_PLAIN);
+		fd_put(fd, UG_FD_PLAIN);
 		return NULL;
 	}
 	d = classify(fd, &st, fl, NULL);
 	if (!d) {
-		fd_set(fd, UG_FD_PLAIN);
+		fd_put(fd, UG_FD_PLAIN);
 		return NULL;
 	}
-	fd_set(fd, (uintptr_t)d);
+	fd_put(fd, (uintptr_t)d);
 	atomic_fetch_add(DREFS(d), 1); /* the caller's pin */
 	return d;
 }
@@ -332,16 +325,16 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 	ug__fd_closed(fd); /* a stale record from a close we did not see */
 	if ((oflags & O_ACCMODE) == O_RDONLY && !(oflags & O_TRUNC) &&
 	    !created) {
-		fd_set(fd, UG_FD_PLAIN);
+		fd_put(fd, UG_FD_PLAIN);
 		return 0;
 	}
 	if (fstat(fd, &st) < 0) {
-		fd_set(fd, UG_FD_UNKNOWN);
+		fd_put(fd, UG_FD_UNKNOWN);
 		return 0;
 	}
 	d = classify(fd, &st, oflags, op);
 	if (!d) {
-		fd_set(fd, UG_FD_PLAIN);
+		fd_put(fd, UG_FD_PLAIN);
 		return 0;
 	}
 	if (!(oflags & O_APPEND)) {
@@ -353,7 +346,7 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 		ug__desc_put(d);
 		return rc;
 	}
-	fd_set(fd, (uintptr_t)d);
+	fd_put(fd, (uintptr_t)d);
 	return 0;
 }
 
@@ -381,12 +374,12 @@ void ug__fd_dup(int oldfd, int newfd)
 	ug__fd_closed(newfd);
 	d = desc_pin(oldfd);
 	if (d) {
-		fd_set(newfd, (uintptr_t)d); /* the pin becomes newfd's ref */
+		fd_put(newfd, (uintptr_t)d); /* the pin becomes newfd's ref */
 		return;
 	}
 	/* plain stays plain; a socket's sniffer is per fd: dup'ed sockets
 	 * are classified again (plain) */
-	fd_set(newfd, ug__fd_get(oldfd) == UG_FD_PLAIN ? UG_FD_PLAIN
+	fd_put(newfd, ug__fd_get(oldfd) == UG_FD_PLAIN ? UG_FD_PLAIN
 						       : UG_FD_UNKNOWN);
 }
 

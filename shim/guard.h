@@ -59,6 +59,8 @@ struct ug_state {
 	char exe[512];
 	bool need_prestat;          /* some root counts files or owners */
 	bool sessions;              /* cross-session checks are on */
+	bool php_sessions;          /* [session] from has php */
+	bool http_sessions;         /* [session] from has cookie: or header: */
 	int log_fd;                 /* protected fd, -1 when none */
 };
 
@@ -162,6 +164,7 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 /* ---- misc ------------------------------------------------------------------*/
 pid_t ug__gettid(void) UG_HIDDEN;
 void ug__init(void) UG_HIDDEN; /* idempotent; for calls before the ctor */
+void ug__net_init(void) UG_HIDDEN;
 void ug__block_io_uring(void) UG_HIDDEN; /* seccomp: io_uring_setup -> ENOSYS */
 
 /* Saves errno on entry of a pass-through path. */

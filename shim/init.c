@@ -207,6 +207,7 @@ static void init_once_fn(void)
 	ug__log_process_info();
 	ug__bt_init();
 	ug__session_init(getenv(UG_ENV_SESSION));
+	ug__net_init();
 	if (ug__st.cfg.io_uring_block)
 		ug__block_io_uring();
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

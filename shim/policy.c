@@ -409,3 +409,142 @@ void ug__policy_closed(struct ug_desc *d)
 		atomic_store(&ino->size, 0);
 	}
 }
+
+/* ---- name operations -------------------------------------------------------- */
+
+bool ug__owner_of_path(struct ug_rootrt *rt, const char *abs, char out[17])
+{
+	const char *rel;
+	ssize_t n;
+	UG_ERRNO_SAVE;
+
+	out[0] = '\0';
+	if (rt->cfg->owner) {
+		rel = abs + rt->reallen;
+		if (*rel == '/')
+			rel++;
+		return ug__session_owner_from_path(rt->cfg->owner, rel, out);
+	}
+	n = lgetxattr(abs, UG_OWNER_XATTR, out, 16);
+	UG_ERRNO_RESTORE;
+	if (n != 16) {
+		out[0] = '\0';
+		return false;
+	}
+	out[16] = '\0';
+	return true;
+}
+
+bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
+		    int64_t dst_bytes, int64_t dst_files, const char *owner,
+		    struct ug_admit *a)
+{
+	const struct ug_root *r = rt->cfg;
+	const struct ug_binding *b = ug__session_cur();
+	int64_t nb = bytes - dst_bytes, nf = files - dst_files, held_f = 0;
+	_Atomic int64_t *fc = &rt->tot->files;
+
+	memset(a, 0, sizeof(*a));
+	a->want = (uint64_t)bytes;
+	a->allowed = (uint64_t)bytes;
+	a->mode = rt->mode;
+	a->size_before = -1;
+	a->total_before = atomic_load(&rt->tot->bytes);
+	if (b && owner && owner[0] && strcmp(owner, b->digest) != 0) {
+		a->cross = true;
+		a->mode = ug__st.cfg.cross;
+		if (a->mode != UG_MODE_LOG) {
+			a->allowed = 0;
+			a->err = EACCES;
+			return false;
+		}
+	}
+	if (r->max_file != UG_UNLIMITED && (uint64_t)bytes > r->max_file) {
+		a->rule = UG_RULE_MAX_FILE;
+		a->limit = r->max_file;
+	}
+	if (!a->rule && nf > 0) {
+		held_f = ug__totals_reserve(fc, nf, r->max_files);
+		if (held_f < nf) {
+			ug__totals_add(fc, -held_f);
+			ug__totals_rescan(rt, UG_RESCAN_MIN_NS);
+			held_f = ug__totals_reserve(fc, nf, r->max_files);
+		}
+		if (held_f < nf) {
+			ug__totals_add(fc, -held_f);
+			held_f = 0;
+			a->rule = UG_RULE_MAX_FILES;
+			a->limit = r->max_files;
+		}
+	}
+	if (!a->rule && nb > 0) {
+		reserve_total(rt, nb, a);
+		if (a->reserved < nb) {
+			ug__totals_add(&rt->tot->bytes, -a->reserved);
+			ug__totals_add(fc, -held_f);
+			a->reserved = held_f = 0;
+			a->rule = UG_RULE_MAX_TOTAL;
+			a->limit = r->max_total;
+		}
+	}
+	if (a->rule && a->mode != UG_MODE_LOG) {
+		a->allowed = 0;
+		a->err = ug__rule_errno(a->rule);
+		return false; /* nothing held */
+	}
+	/* going ahead: the counters take the whole change */
+	ug__totals_add(&rt->tot->bytes, nb - a->reserved);
+	ug__totals_add(fc, nf - held_f);
+	a->reserved = nb;
+	a->held_files = nf;
+	return true;
+}
+
+void ug__name_undo(struct ug_rootrt *rt, struct ug_admit *a)
+{
+	ug__totals_add(&rt->tot->bytes, -a->reserved);
+	ug__totals_add(&rt->tot->files, -a->held_files);
+	a->reserved = a->held_files = 0;
+}
+
+void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,
+		     const char *op, const char *path, const struct stat *st,
+		     const char *owner, int64_t ret, int err)
+{
+	struct ug_event ev;
+	const struct ug_binding *b = ug__session_cur();
+
+	if (a->rule == UG_RULE_NONE && !a->cross)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.event = a->cross ? "cross_session" : "cap_exceeded";
+	ev.rule = a->cross ? UG_RULE_NONE : a->rule;
+	ev.verdict = ug__verdict(a->mode, a->allowed == a->want);
+	ev.op = op;
+	ev.path = path;
+	ev.fd = -1;
+	ev.offset = -1;
+	ev.requested = a->want;
+	ev.allowed = a->allowed;
+	ev.ret = ret;
+	ev.err = ret < 0 ? err : 0;
+	ev.limit = a->limit;
+	ev.size_before = st ? st->st_size : -1;
+	ev.size_after = -1;
+	ev.total_before = a->total_before;
+	ev.total_after = atomic_load(&rt->tot->bytes);
+	ev.root = rt;
+	if (st) {
+		ev.dev = st->st_dev;
+		ev.ino = st->st_ino;
+	}
+	if (b) {
+		ev.session = b->digest;
+		ev.binding = b->source;
+	}
+	ev.owner = owner && owner[0] ? owner : NULL;
+	ev.backtrace = true;
+	emit_event(&ev, NULL);
+	if (a->mode == UG_MODE_ABORT)
+		abort();
+}

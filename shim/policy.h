@@ -19,6 +19,7 @@ struct ug_admit {
 	int err;             /* errno for a refused call (allowed == 0) */
 	enum ug_mode mode;   /* what the violation does */
 	int64_t reserved;    /* bytes reserved in the root total */
+	int64_t held_files;  /* files reserved (name operations) */
 	int64_t size_before, total_before;
 	bool cross;          /* cross-session write (sessions) */
 };
@@ -61,3 +62,20 @@ struct ug_inode *ug__inode_find(dev_t dev, ino_t ino); /* under ug__lock */
 void ug__net_closed(int fd, uintptr_t e);
 
 #endif /* UG_POLICY_H */
+
+/* ---- name operations (rename, link, unlink) ------------------------------- */
+
+/* Admits `bytes` and `files` arriving in rt (replacing dst_bytes/dst_files
+ * already there).  Returns true when the operation may go ahead; a->err
+ * says why not.  owner: the digest owning the destination name, or NULL. */
+bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
+		    int64_t dst_bytes, int64_t dst_files, const char *owner,
+		    struct ug_admit *a);
+/* Undoes the reservations of a name admission whose real call failed. */
+void ug__name_undo(struct ug_rootrt *rt, struct ug_admit *a);
+void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,
+		     const char *op, const char *path, const struct stat *st,
+		     const char *owner, int64_t ret, int err);
+/* The owner digest of a guarded path (pattern or xattr) into out[17];
+ * false when it has none. */
+bool ug__owner_of_path(struct ug_rootrt *rt, const char *abs, char out[17]);

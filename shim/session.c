@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "digest.h"
+#include "event.h"
 #include "guard.h"
 #include "path.h"
 #include "session.h"
+#include "uploadguard.h"
 
 static __thread struct ug_binding tls_bind
 	__attribute__((tls_model("initial-exec")));

@@ -109,6 +109,11 @@ static int scan_tree(const char *path, int64_t *bytes, int64_t *files)
 	return rc == 0 ? 0 : -ENOENT;
 }
 
+int ug__measure_tree(const char *path, int64_t *bytes, int64_t *files)
+{
+	return scan_tree(path, bytes, files);
+}
+
 /* Sets a counter to measured + whatever others reserved while we measured. */
 static void settle(_Atomic int64_t *ctr, int64_t before, int64_t measured)
 {

@@ -43,4 +43,7 @@ bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns);
 
 int64_t ug__now_ns(int clock);
 
+/* Sums the regular files below path (hard links once).  0 or -errno. */
+int ug__measure_tree(const char *path, int64_t *bytes, int64_t *files);
+
 #endif /* UG_TOTALS_H */

@@ -1,0 +1,341 @@
+/*
+ * Name hooks: rename, renameat, renameat2, link, linkat, unlink, unlinkat.
+ * A file moved or linked into a guarded subtree must fit there, or the call
+ * fails with EFBIG/EDQUOT and the source stays where it was; a delete gives
+ * its bytes back.  Paths are resolved as the kernel does (dirfds, symlinked
+ * directories, "..") through an O_PATH open of the parent directory.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "path.h"
+#include "session.h"
+#include "totals.h"
+
+struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
+				    size_t outsz, struct stat *st)
+{
+	char dir[PATH_MAX], dpath[PATH_MAX];
+	const char *name, *slash;
+	struct stat pst;
+	size_t len = strlen(path);
+	bool deleted;
+	int dfd, n;
+
+	st->st_mode = 0;
+	if (len == 0 || len >= sizeof(dir))
+		return NULL;
+	memcpy(dir, path, len + 1);
+	while (len > 1 && dir[len - 1] == '/') /* "a/" names "a" */
+		dir[--len] = '\0';
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		name = path;
+		memmove(dir + 2, dir, len + 1);
+		dir[0] = '.';
+		dir[1] = '\0';
+		name = dir + 2;
+	} else if (slash == dir) {
+		name = slash + 1;
+		memmove(dir + 2, name, strlen(name) + 1);
+		name = dir + 2;
+		dir[1] = '\0';
+	} else {
+		dir[slash - dir] = '\0';
+		name = slash + 1;
+	}
+	if (fstatat(dirfd, dir, &pst, 0) < 0 || !S_ISDIR(pst.st_mode) ||
+	    !ug__dev_guarded(pst.st_dev))
+		return NULL;
+	dfd = real_openat(dirfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return NULL;
+	n = ug__fd_path(dfd, dpath, sizeof(dpath), &deleted);
+	real_close(dfd);
+	if (n < 0 || ug__path_join(dpath, *name ? name : ".", out, outsz) < 0)
+		return NULL;
+	if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
+		st->st_mode = 0;
+	return ug__root_for(out);
+}
+
+/* Bytes and files a name brings: a regular file, or a whole directory. */
+static void name_weight(const char *abs, const struct stat *st, int64_t *bytes,
+			int64_t *files)
+{
+	*bytes = *files = 0;
+	if (S_ISREG(st->st_mode)) {
+		*bytes = st->st_size;
+		*files = 1;
+	} else if (S_ISDIR(st->st_mode)) {
+		ug__measure_tree(abs, bytes, files);
+	}
+}
+
+/* A guarded file open in this process follows its new name's root; fds of
+ * files that were not guarded are classified again on their next write
+ * (nginx renames its body temp file with the fd still open). */
+static void moved(const struct stat *st, struct ug_rootrt *to)
+{
+	struct ug_inode *ino;
+
+	pthread_mutex_lock(&ug__lock);
+	ino = ug__inode_find(st->st_dev, st->st_ino);
+	if (ino && to) {
+		ino->root = to;
+		ino->tmpfile = false;
+	}
+	pthread_mutex_unlock(&ug__lock);
+	if (!ino && to)
+		ug__fd_forget_plain();
+}
+
+enum { NM_RENAME, NM_LINK };
+
+/* rename/link of (fd1, p1) to (fd2, p2); real() does the call. */
+static int move_common(int kind, int fd1, const char *p1, int fd2,
+		       const char *p2, const char *op,
+		       int (*real)(void *), void *ctx, const struct stat *srcst)
+{
+	char from[PATH_MAX], to[PATH_MAX], owner[17] = "";
+	struct stat fst, tst;
+	struct ug_rootrt *rf, *rtt;
+	struct ug_admit a;
+	int64_t bytes, files, dbytes = 0, dfiles = 0;
+	int rc, err;
+	UG_ERRNO_SAVE;
+
+	if (!atomic_load_explicit(&ug__active, memory_order_relaxed) ||
+	    !ug__enter())
+		return real(ctx);
+	rtt = ug__classify_name(fd2, p2, to, sizeof(to), &tst);
+	if (srcst) { /* linkat of an fd */
+		fst = *srcst;
+		rf = NULL;
+		from[0] = '\0';
+		if (ug__fd_path(fd1, from, sizeof(from), &(bool){0}) >= 0)
+			rf = ug__root_for(from);
+	} else {
+		rf = ug__classify_name(fd1, p1, from, sizeof(from), &fst);
+	}
+	if ((!rtt && !rf) || fst.st_mode == 0 ||
+	    (S_ISREG(tst.st_mode) && tst.st_dev == fst.st_dev &&
+	     tst.st_ino == fst.st_ino)) {
+		ug__leave();
+		UG_ERRNO_RESTORE;
+		return real(ctx);
+	}
+	name_weight(from, &fst, &bytes, &files);
+	if (rtt && S_ISREG(tst.st_mode) && tst.st_nlink == 1) {
+		dbytes = tst.st_size;
+		dfiles = 1;
+	}
+	if (rtt)
+		ug__owner_of_path(rtt, to, owner);
+	if (rtt == rf) /* inside one subtree: only a replaced file counts */
+		bytes = files = 0;
+	if (rtt && !ug__name_admit(rtt, bytes, files, dbytes, dfiles, owner,
+				   &a)) {
+		ug__name_report(&a, rtt, op, to, &fst, owner, -1, a.err);
+		ug__leave();
+		errno = a.err;
+		return -1;
+	}
+	if (rtt && a.mode == UG_MODE_ABORT && (a.rule || a.cross))
+		ug__name_report(&a, rtt, op, to, &fst, owner, -1, 0);
+	UG_ERRNO_RESTORE;
+	rc = real(ctx);
+	err = errno;
+	if (rc < 0) {
+		if (rtt)
+			ug__name_undo(rtt, &a);
+	} else {
+		if (kind == NM_RENAME && rf && rf != rtt) {
+			int64_t b = 0, f = 0;
+			name_weight(to, &fst, &b, &f);
+			ug__totals_add(&rf->tot->bytes, -b);
+			ug__totals_add(&rf->tot->files, -f);
+		}
+		if (S_ISREG(fst.st_mode) && (kind == NM_RENAME || srcst))
+			moved(&fst, rtt);
+	}
+	if (rtt)
+		ug__name_report(&a, rtt, op, to, &fst, owner, rc, err);
+	ug__leave();
+	errno = rc < 0 ? err : ug_saved_errno_;
+	return rc;
+}
+
+struct ren_ctx {
+	int fd1, fd2;
+	const char *p1, *p2;
+	unsigned flags;
+	int which; /* 0 rename, 1 renameat, 2 renameat2, 3 link, 4 linkat */
+};
+
+static int do_name(void *c)
+{
+	struct ren_ctx *x = c;
+
+	switch (x->which) {
+	case 0:
+		return real_rename(x->p1, x->p2);
+	case 1:
+		return real_renameat(x->fd1, x->p1, x->fd2, x->p2);
+	case 2:
+		return real_renameat2(x->fd1, x->p1, x->fd2, x->p2, x->flags);
+	case 3:
+		return real_link(x->p1, x->p2);
+	default:
+		return real_linkat(x->fd1, x->p1, x->fd2, x->p2, (int)x->flags);
+	}
+}
+
+UG_EXPORT int rename(const char *from, const char *to)
+{
+	struct ren_ctx c = {AT_FDCWD, AT_FDCWD, from, to, 0, 0};
+
+	return move_common(NM_RENAME, AT_FDCWD, from, AT_FDCWD, to, "rename",
+			   do_name, &c, NULL);
+}
+
+UG_EXPORT int renameat(int fd1, const char *from, int fd2, const char *to)
+{
+	struct ren_ctx c = {fd1, fd2, from, to, 0, 1};
+
+	return move_common(NM_RENAME, fd1, from, fd2, to, "renameat", do_name,
+			   &c, NULL);
+}
+
+UG_EXPORT int renameat2(int fd1, const char *from, int fd2, const char *to,
+			unsigned flags)
+{
+	struct ren_ctx c = {fd1, fd2, from, to, flags, 2};
+
+	/* RENAME_EXCHANGE swaps two names: both stay, sizes swap roots */
+	if (flags & RENAME_EXCHANGE)
+		return real_renameat2(fd1, from, fd2, to, flags);
+	return move_common(NM_RENAME, fd1, from, fd2, to, "renameat2", do_name,
+			   &c, NULL);
+}
+
+UG_EXPORT int link(const char *from, const char *to)
+{
+	struct ren_ctx c = {AT_FDCWD, AT_FDCWD, from, to, 0, 3};
+
+	return move_common(NM_LINK, AT_FDCWD, from, AT_FDCWD, to, "link",
+			   do_name, &c, NULL);
+}
+
+/* "/proc/self/fd/N" names an fd: the O_TMPFILE idiom with AT_SYMLINK_FOLLOW */
+static int proc_fd(const char *p)
+{
+	static const char pre[] = "/proc/self/fd/";
+	int n = 0;
+
+	if (strncmp(p, pre, sizeof(pre) - 1) != 0)
+		return -1;
+	p += sizeof(pre) - 1;
+	if (!*p)
+		return -1;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || n > 1000000)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	return n;
+}
+
+UG_EXPORT int linkat(int fd1, const char *from, int fd2, const char *to,
+		     int flags)
+{
+	struct ren_ctx c = {fd1, fd2, from, to, (unsigned)flags, 4};
+	struct stat st;
+	int src = -1;
+	UG_ERRNO_SAVE;
+
+	if ((flags & AT_EMPTY_PATH) && from[0] == '\0')
+		src = fd1;
+	else if (flags & AT_SYMLINK_FOLLOW)
+		src = proc_fd(from);
+	if (src >= 0 && atomic_load(&ug__active) && fstat(src, &st) == 0) {
+		UG_ERRNO_RESTORE;
+		return move_common(NM_LINK, src, NULL, fd2, to, "linkat",
+				   do_name, &c, &st);
+	}
+	UG_ERRNO_RESTORE;
+	return move_common(NM_LINK, fd1, from, fd2, to, "linkat", do_name, &c,
+			   NULL);
+}
+
+/* ---- unlink ------------------------------------------------------------------ */
+
+static int unlink_common(int dirfd, const char *path, int flags,
+			 const char *op)
+{
+	char abs[PATH_MAX], owner[17] = "";
+	struct stat st;
+	struct ug_rootrt *rt;
+	struct ug_admit a;
+	struct ug_inode *ino;
+	int64_t bytes, files;
+	int rc, err;
+	UG_ERRNO_SAVE;
+
+	if (!atomic_load_explicit(&ug__active, memory_order_relaxed) ||
+	    (flags & AT_REMOVEDIR) || !ug__enter())
+		return flags || dirfd != AT_FDCWD
+			       ? real_unlinkat(dirfd, path, flags)
+			       : real_unlink(path);
+	rt = ug__classify_name(dirfd, path, abs, sizeof(abs), &st);
+	if (!rt || !S_ISREG(st.st_mode))
+		goto pass_entered;
+	ug__owner_of_path(rt, abs, owner);
+	if (!ug__name_admit(rt, 0, 0, 0, 0, owner, &a)) {
+		ug__name_report(&a, rt, op, abs, &st, owner, -1, a.err);
+		ug__leave();
+		errno = a.err;
+		return -1;
+	}
+	if (a.cross && a.mode == UG_MODE_ABORT)
+		ug__name_report(&a, rt, op, abs, &st, owner, -1, 0);
+	UG_ERRNO_RESTORE;
+	rc = flags ? real_unlinkat(dirfd, path, flags)
+		   : dirfd == AT_FDCWD ? real_unlink(path)
+				       : real_unlinkat(dirfd, path, 0);
+	err = errno;
+	if (rc == 0 && st.st_nlink == 1) {
+		pthread_mutex_lock(&ug__lock);
+		ino = ug__inode_find(st.st_dev, st.st_ino);
+		if (ino) /* still open here: its bytes go at the last close */
+			ino->tmpfile = true;
+		pthread_mutex_unlock(&ug__lock);
+		name_weight(abs, &st, &bytes, &files);
+		ug__totals_add(&rt->tot->files, -files);
+		if (!ino)
+			ug__totals_add(&rt->tot->bytes, -bytes);
+	}
+	ug__name_report(&a, rt, op, abs, &st, owner, rc, err);
+	ug__leave();
+	errno = rc < 0 ? err : ug_saved_errno_;
+	return rc;
+pass_entered:
+	ug__leave();
+	UG_ERRNO_RESTORE;
+	return flags || dirfd != AT_FDCWD ? real_unlinkat(dirfd, path, flags)
+					  : real_unlink(path);
+}
+
+UG_EXPORT int unlink(const char *path)
+{
+	return unlink_common(AT_FDCWD, path, 0, "unlink");
+}
+
+UG_EXPORT int unlinkat(int dirfd, const char *path, int flags)
+{
+	return unlink_common(dirfd, path, flags, "unlinkat");
+}
