@@ -78,11 +78,11 @@ $(B)/tests/integ/%: tests/integ/%.c
 
 tests: $(UNIT_BINS) $(INTEG_BINS)
 
-test: all tests
+test: deps all tests
 	$(Q)B=$(B) tests/run
 
 deps:
-	$(Q)tests/deps
+	$(Q)sh tests/deps
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
