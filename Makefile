@@ -84,6 +84,15 @@ test: deps all tests
 deps:
 	$(Q)sh tests/deps
 
+# The guard at work on a real upload server (installs what is missing).
+demo: deps all
+	$(Q)UG_LIB=$(CURDIR)/$(SHIM) UPLOADGUARD_LIB=$(CURDIR)/$(SHIM) tools/demo
+
+# The guard's cost against the same work without it (optimised build).
+bench:
+	$(Q)$(MAKE) --no-print-directory B=build-bench CFLAGS="-O2 -g -DNDEBUG" all
+	$(Q)B=build-bench sh tests/bench/run
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(SHIM) $(DESTDIR)$(LIBDIR)/libuploadguard.so
