@@ -308,7 +308,10 @@ static int unlink_common(int dirfd, const char *path, int flags,
 		   : dirfd == AT_FDCWD ? real_unlink(path)
 				       : real_unlinkat(dirfd, path, 0);
 	err = errno;
-	if (rc == 0 && st.st_nlink == 1) {
+	if (rc == 0 && st.st_nlink > 1) {
+		/* its other names may be inside or outside: measure */
+		ug__totals_rescan(rt, 0);
+	} else if (rc == 0) {
 		pthread_mutex_lock(&ug__lock);
 		ino = ug__inode_find(st.st_dev, st.st_ino);
 		if (ino) /* still open here: its bytes go at the last close */

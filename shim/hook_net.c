@@ -82,7 +82,7 @@ void ug__net_closed(int fd, uintptr_t e)
 static void sniff(int fd, uintptr_t e, const void *buf, size_t n)
 {
 	struct ug_sock *s = (struct ug_sock *)(e & ~(uintptr_t)3);
-	bool ended = false, not_http = true;
+	bool ended = false, not_http = true, mixed = false;
 	int i, found = -1;
 
 	if (ug__depth)
@@ -96,8 +96,12 @@ static void sniff(int fd, uintptr_t e, const void *buf, size_t n)
 			found = i;
 		if (ev == UG_HTTP_FOUND || ev == UG_HTTP_HEAD_END)
 			ended = true;
+		mixed |= s->h[i].mixed;
 	}
-	if (found >= 0)
+	if (mixed) /* pipelined heads of several sessions: which one the
+		    * application serves next is unknowable; bind to none */
+		ug__session_unbind(-1);
+	else if (found >= 0)
 		ug__session_bind(s->h[found].value, s->h[found].valuelen,
 				 s->src[found], fd);
 	else if (ended) /* a request without a session */

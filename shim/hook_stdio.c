@@ -524,17 +524,99 @@ UG_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 	return r;
 }
 
-/* ---- flush and close ----------------------------------------------------------
- * Bytes were capped when they entered the buffer; a flush only moves them.
+/* ---- bytes that arrived without a hook --------------------------------------
+ * glibc's headers inline putc_unlocked, fputc_unlocked and putchar_unlocked:
+ * they fill the buffer directly and call __overflow only when it is full.
+ * Such bytes are settled when the buffer moves (__overflow, fflush,
+ * fclose): what does not fit is dropped from the buffer, as a failed write
+ * would drop it.  Called with the stream locked; returns 0, or -1 with
+ * errno when the cap refuses (also `extra` bytes about to be added).
+ */
+static int settle(FILE *f, struct ug_desc *d, const char *op, int extra)
+{
+	struct ug_admit a;
+	int64_t end, size = atomic_load(&d->ino->size), pending = 0, trim;
+	uint64_t want;
+
+	if (f->_flags & 0x800 /* _IO_CURRENTLY_PUTTING */)
+		pending = f->_IO_write_ptr - f->_IO_write_base;
+	end = stream_pos(f, d);
+	if (end < 0 || end + extra <= size)
+		return 0;
+	want = (uint64_t)(end + extra - size);
+	ug__admit(d, (uint64_t)size, want, UG_ADMIT_PARTIAL, &a);
+	if (a.mode == UG_MODE_ABORT && (a.rule || a.cross)) {
+		funlockfile(f);
+		ug__report(&a, d, op, f->_fileno, size, -1, a.err);
+	}
+	if (a.allowed >= want) {
+		ug__commit(d, (uint64_t)size, (int64_t)want - extra, &a);
+		return 0;
+	}
+	/* keep what fits of the pending bytes, drop the rest */
+	trim = (int64_t)(want - a.allowed) - extra;
+	if (trim > pending)
+		trim = pending;
+	if (trim > 0)
+		f->_IO_write_ptr -= trim;
+	ug__commit(d, (uint64_t)size,
+		   a.allowed > (uint64_t)extra ? (int64_t)a.allowed - extra : 0,
+		   &a);
+	f->_flags |= _IO_ERR_SEEN;
+	ug__report(&a, d, op, f->_fileno, size, -1,
+		   a.cross ? EACCES : ug__rule_errno(a.rule));
+	errno = a.cross ? EACCES : ug__rule_errno(a.rule);
+	return -1;
+}
+
+/* Runs settle on a guarded stream; 0 when f is not guarded. */
+static int settle_stream(FILE *f, const char *op, int extra)
+{
+	struct ug_desc *d;
+	int rc = 0, err = 0;
+	UG_ERRNO_SAVE;
+
+	if (!f || !atomic_load(&ug__active) || !ug__enter())
+		return 0;
+	d = ug__desc_get(f->_fileno);
+	if (d) {
+		flockfile(f);
+		rc = settle(f, d, op, extra);
+		err = errno;
+		funlockfile(f);
+		ug__desc_put(d);
+	}
+	ug__leave();
+	errno = rc ? err : ug_saved_errno_;
+	return rc;
+}
+
+UG_EXPORT int __overflow(FILE *f, int ch)
+{
+	if (likely(stream_plain(f)))
+		return real___overflow(f, ch);
+	if (settle_stream(f, "__overflow", ch != EOF) < 0)
+		return EOF;
+	return real___overflow(f, ch);
+}
+
+/* ---- flush and close --------------------------------------------------------
+ * Bytes were capped when they entered the buffer (or are settled here);
  * fclose closes the fd inside libc: forget it first.
  */
 UG_EXPORT int fflush(FILE *f)
 {
+	if (likely(stream_plain(f)))
+		return real_fflush(f);
+	settle_stream(f, "fflush", 0);
 	return real_fflush(f);
 }
 
 UG_EXPORT int fflush_unlocked(FILE *f)
 {
+	if (likely(stream_plain(f)))
+		return real_fflush_unlocked(f);
+	settle_stream(f, "fflush_unlocked", 0);
 	return real_fflush_unlocked(f);
 }
 
@@ -542,6 +624,8 @@ UG_EXPORT int fclose(FILE *f)
 {
 	if (f && atomic_load_explicit(&ug__active, memory_order_relaxed)) {
 		UG_ERRNO_SAVE;
+		if (!stream_plain(f))
+			settle_stream(f, "fclose", 0);
 		ug__fd_closed(f->_fileno);
 		UG_ERRNO_RESTORE;
 	}

@@ -118,6 +118,12 @@ static void ug__raise(enum ug_http_event *ev, enum ug_http_event e)
 static void ug__give_up(struct ug_http *h, enum ug_http_event *ev,
 			enum ug_http_event e)
 {
+	if (e == UG_HTTP_HEAD_END) { /* a head without the value */
+		if (h->heads && h->last_found)
+			h->mixed = true;
+		h->heads++;
+		h->last_found = false;
+	}
 	h->state = S_NOT_HTTP;
 	h->flags = 0;
 	h->bodyleft = 0;
@@ -246,9 +252,17 @@ static int ug__header_kind(struct ug_http *h)
 /* The empty line: report the head, then skip its body or give up. */
 static void ug__head_end(struct ug_http *h, enum ug_http_event *ev)
 {
-	bool lost = h->flags & F_LOST;
+	bool lost = h->flags & F_LOST, found = h->flags & F_HAVE;
 
-	if (h->flags & F_HAVE) {
+	/* Pipelining: heads of one piece that disagree make it ambiguous. */
+	if (h->heads &&
+	    (found != h->last_found ||
+	     (found && (h->candlen != h->valuelen ||
+			memcmp(h->cand, h->value, h->candlen) != 0))))
+		h->mixed = true;
+	h->heads++;
+	h->last_found = found;
+	if (found) {
 		memcpy(h->value, h->cand, h->candlen);
 		h->value[h->candlen] = '\0';
 		h->valuelen = h->candlen;
@@ -569,6 +583,9 @@ void ug__http_init(struct ug_http *h, enum ug_http_want want,
 	h->candlen = 0;
 	h->value[0] = '\0';
 	h->valuelen = 0;
+	h->heads = 0;
+	h->mixed = false;
+	h->last_found = false;
 }
 
 enum ug_http_event ug__http_feed(struct ug_http *h, const char *p, size_t n)
@@ -577,6 +594,8 @@ enum ug_http_event ug__http_feed(struct ug_http *h, const char *p, size_t n)
 	enum ug_http_event ev = UG_HTTP_NONE;
 	size_t i = 0;
 
+	h->heads = 0;
+	h->mixed = false;
 	while (i < n) {
 		if (h->state == S_NOT_HTTP)
 			return ev == UG_HTTP_NONE ? UG_HTTP_NOT_HTTP : ev;

@@ -41,6 +41,13 @@ struct ug_http {
 	/* result */
 	char value[UG_HTTP_VALUE_MAX]; /* NUL-terminated on UG_HTTP_FOUND */
 	size_t valuelen;
+	/* of the last feed only: how many heads ended in it, and whether they
+	 * disagree (one carried the value and another did not, or two carried
+	 * different values).  A mixed piece cannot tell which head the
+	 * application is serving: the caller should bind to none of them. */
+	unsigned heads;
+	bool mixed;
+	bool last_found; /* private: the previous head of this feed had one */
 };
 
 /* Resets h for a new connection.  A cookie name is matched exactly, a header
@@ -54,6 +61,7 @@ void ug__http_init(struct ug_http *h, enum ug_http_want want,
 /* Feeds the next bytes read from the connection.  Returns the most
  * significant event seen in them (FOUND wins over HEAD_END); when several
  * heads end in one piece (pipelining), the value is the last head's.
+ * h->heads and h->mixed describe the heads that ended in this piece.
  * Content-Length bodies are skipped.  The scanner gives up for good (every
  * later feed returns NOT_HTTP) after: bytes that cannot start an HTTP/1.x
  * request line (reported as NOT_HTTP); a head over UG_HTTP_HEAD_MAX or a bare
