@@ -23,6 +23,9 @@
 
 #define UG_HIDDEN __attribute__((visibility("hidden")))
 #define UG_EXPORT __attribute__((visibility("default")))
+/* Thread-locals live in the static TLS block: no __tls_get_addr call (and
+ * no dependency on ld.so) on any path. */
+#define UG_TLS __thread __attribute__((tls_model("initial-exec")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -73,8 +76,7 @@ extern pthread_mutex_t ug__lock UG_HIDDEN;
 
 /* ---- depth guard --------------------------------------------------------- */
 
-extern __thread int ug__depth
-	__attribute__((tls_model("initial-exec"))) UG_HIDDEN;
+extern UG_TLS int ug__depth UG_HIDDEN;
 
 static inline bool ug__enter(void)
 {

@@ -34,7 +34,7 @@ struct ug_state ug__st = {.log_fd = -1};
 atomic_bool ug__active;
 _Atomic unsigned ug__fork_gen;
 pthread_mutex_t ug__lock = PTHREAD_MUTEX_INITIALIZER;
-__thread int ug__depth __attribute__((tls_model("initial-exec")));
+UG_TLS int ug__depth;
 
 pid_t ug__gettid(void)
 {

@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-extern __thread int ug__table_oom;
+extern __thread int ug__table_oom __attribute__((tls_model("initial-exec")));
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (ug__table_oom = 1)
 #include <uthash.h>

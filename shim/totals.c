@@ -61,9 +61,9 @@ struct ug_seen {
 	UT_hash_handle hh;
 };
 
-static __thread int64_t scan_bytes, scan_files;
-static __thread struct ug_seen *scan_seen;
-__thread int ug__table_oom;
+static UG_TLS int64_t scan_bytes, scan_files;
+static UG_TLS struct ug_seen *scan_seen;
+UG_TLS int ug__table_oom;
 
 static int scan_one(const char *p, const struct stat *st, int type,
 		    struct FTW *ftw)

@@ -284,18 +284,36 @@ static void hook_read(void **s)
 	assert_int_equal(disk_size(path), CAP);
 }
 
-static void hook_lseek(void **s)
+/* A seek moves where the next write lands: the cap is cut there. */
+static void seek_case(const char *name, off64_t (*sk)(int, off64_t, int))
 {
-	const char *path = P("cap/lseek");
+	const char *path = P("cap/%s", name);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 
-	(void)s;
-	assert_int_equal(lseek(fd, 4000, SEEK_SET), 4000);
+	assert_int_equal(sk(fd, 4000, SEEK_SET), 4000);
 	assert_int_equal(write(fd, buf6k, 500), 96);
-	assert_int_equal(lseek64(fd, 100, SEEK_SET), 100);
+	assert_int_equal(sk(fd, 100, SEEK_SET), 100);
 	assert_int_equal(write(fd, buf6k, 500), 500); /* inside: fine */
+	assert_int_equal(sk(fd, 0, SEEK_END), CAP);
+	errno = 0;
+	assert_int_equal(write(fd, buf6k, 1), -1);
+	assert_int_equal(errno, EFBIG);
 	close(fd);
 	assert_int_equal(disk_size(path), CAP);
+}
+
+static off64_t sk_lseek(int fd, off64_t o, int w) { return lseek(fd, o, w); }
+
+static void hook_lseek(void **s)
+{
+	(void)s;
+	seek_case("lseek", sk_lseek);
+}
+
+static void hook_lseek64(void **s)
+{
+	(void)s;
+	seek_case("lseek64", lseek64);
 }
 
 /* O_APPEND writes land at the end, whatever the position says. */
@@ -1539,6 +1557,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_zero_length),
 		cmocka_unit_test(hook_read),
 		cmocka_unit_test(hook_lseek),
+		cmocka_unit_test(hook_lseek64),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_log_mode),
 		cmocka_unit_test(test_unguarded_untouched),
