@@ -119,7 +119,7 @@ static void ug__give_up(struct ug_http *h, enum ug_http_event *ev,
 			enum ug_http_event e)
 {
 	if (e == UG_HTTP_HEAD_END) { /* a head without the value */
-		if (h->heads && h->last_found)
+		if (h->head_shared && h->last_found)
 			h->mixed = true;
 		h->heads++;
 		h->last_found = false;
@@ -254,14 +254,17 @@ static void ug__head_end(struct ug_http *h, enum ug_http_event *ev)
 {
 	bool lost = h->flags & F_LOST, found = h->flags & F_HAVE;
 
-	/* Pipelining: heads of one piece that disagree make it ambiguous. */
-	if (h->heads &&
+	/* Pipelining or read-ahead: heads that share a piece and disagree
+	 * make it ambiguous. */
+	if (h->head_shared &&
 	    (found != h->last_found ||
 	     (found && (h->candlen != h->valuelen ||
 			memcmp(h->cand, h->value, h->candlen) != 0))))
 		h->mixed = true;
 	h->heads++;
 	h->last_found = found;
+	h->prev_bytes = true;
+	h->head_shared = false;
 	if (found) {
 		memcpy(h->value, h->cand, h->candlen);
 		h->value[h->candlen] = '\0';
@@ -331,6 +334,7 @@ static void ug__step(struct ug_http *h, unsigned char c,
 		if (c < 'A' || c > 'Z')
 			goto not_http;
 		h->state = S_METHOD;
+		h->head_shared = h->prev_bytes;
 		h->pos = 1;
 		h->flags = c == 'C' ? F_CONNECT : 0;
 		h->bodyleft = 0;
@@ -586,6 +590,8 @@ void ug__http_init(struct ug_http *h, enum ug_http_want want,
 	h->heads = 0;
 	h->mixed = false;
 	h->last_found = false;
+	h->prev_bytes = false;
+	h->head_shared = false;
 }
 
 enum ug_http_event ug__http_feed(struct ug_http *h, const char *p, size_t n)
@@ -596,6 +602,7 @@ enum ug_http_event ug__http_feed(struct ug_http *h, const char *p, size_t n)
 
 	h->heads = 0;
 	h->mixed = false;
+	h->prev_bytes = h->state == S_BODY;
 	while (i < n) {
 		if (h->state == S_NOT_HTTP)
 			return ev == UG_HTTP_NONE ? UG_HTTP_NOT_HTTP : ev;

@@ -41,13 +41,19 @@ struct ug_http {
 	/* result */
 	char value[UG_HTTP_VALUE_MAX]; /* NUL-terminated on UG_HTTP_FOUND */
 	size_t valuelen;
-	/* of the last feed only: how many heads ended in it, and whether they
-	 * disagree (one carried the value and another did not, or two carried
-	 * different values).  A mixed piece cannot tell which head the
-	 * application is serving: the caller should bind to none of them. */
+	/* Of the last feed only: how many heads ended in it, and whether it
+	 * is mixed: a head ended in it that began in a piece which also held
+	 * bytes of the previous request (its head or the end of its body),
+	 * and the two heads disagree (one carried the value and the other did
+	 * not, or they carried different values).  The application may still
+	 * be serving the previous request when such a piece arrives
+	 * (pipelining, read-ahead), so the caller should bind to neither. */
 	unsigned heads;
 	bool mixed;
-	bool last_found; /* private: the previous head of this feed had one */
+	/* private */
+	bool last_found;   /* the previous head carried the value */
+	bool prev_bytes;   /* this piece held bytes of the previous request */
+	bool head_shared;  /* the current head began in such a piece */
 };
 
 /* Resets h for a new connection.  A cookie name is matched exactly, a header

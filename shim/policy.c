@@ -351,6 +351,7 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 		}
 	}
 	if (created) {
+		ug__totals_refresh(rt, UG_REFRESH_NS);
 		memset(&a, 0, sizeof(a));
 		a.want = 1;
 		a.mode = rt->mode;

@@ -161,6 +161,20 @@ bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns)
 	return ran;
 }
 
+void ug__totals_refresh(struct ug_rootrt *rt, int64_t min_age_ns)
+{
+	struct ug_totals *t = rt->tot;
+
+	if (ug__now_ns(CLOCK_BOOTTIME) - atomic_load(&t->scanned_ns) <
+	    min_age_ns)
+		return;
+	if (rt->shm_fd >= 0 && real_flock(rt->shm_fd, LOCK_EX | LOCK_NB) < 0)
+		return;
+	measure(rt);
+	if (rt->shm_fd >= 0)
+		real_flock(rt->shm_fd, LOCK_UN);
+}
+
 /* ---- attach ------------------------------------------------------------------ */
 
 static void shm_name(const struct ug_rootrt *rt, char *out, size_t outsz)
@@ -266,6 +280,7 @@ int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 			t->size = sizeof(*t);
 			t->dev = rt->dev;
 			t->ino = rt->ino;
+			snprintf(t->root, sizeof(t->root), "%s", rt->real);
 			measure(rt);
 			atomic_thread_fence(memory_order_release);
 			t->magic = UG_TOTALS_MAGIC;
@@ -277,6 +292,8 @@ int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 		goto out_private;
 	}
 	real_flock(fd, LOCK_UN);
+	if (!creator)
+		ug__totals_refresh(rt, UG_REFRESH_NS);
 	return 0;
 
 out_private:

@@ -20,6 +20,7 @@ struct ug_totals {
 	uint32_t version;
 	uint64_t size;        /* sizeof(struct ug_totals) */
 	uint64_t dev, ino;    /* of the root directory when created */
+	char root[512];       /* its path, for tools that clean up */
 	_Atomic int64_t bytes;
 	_Atomic int64_t files;
 	_Atomic int64_t scanned_ns; /* CLOCK_BOOTTIME of the last scan */
@@ -40,6 +41,11 @@ void ug__totals_add(_Atomic int64_t *ctr, int64_t delta);
 /* Re-measures the subtree if the last scan is older than min_age_ns; true
  * when a scan ran (by us or by another process meanwhile). */
 bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns);
+/* The same without waiting: skipped when another process is scanning.
+ * Keeps totals honest about files that unguarded programs add. */
+void ug__totals_refresh(struct ug_rootrt *rt, int64_t min_age_ns);
+
+#define UG_REFRESH_NS (30 * 1000000000LL) /* files added behind our back */
 
 int64_t ug__now_ns(int clock);
 

@@ -813,7 +813,7 @@ static void print_header(void)
 
 static void print_row(const struct result *r)
 {
-	char b[64], g[64], t[32] = "", verdict[8] = "";
+	char b[64], g[64], t[32] = "", verdict[16] = "";
 
 	fmt_val(b, sizeof(b), r->bare, r->c->unit);
 	fmt_val(g, sizeof(g), r->guard, r->c->unit);

@@ -17,6 +17,7 @@ Run: UG_LIB=$PWD/build/libuploadguard.so python3 tests/servers/test_nginx.py
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -31,6 +32,7 @@ LOCATION = """\
         }"""
 
 STORED = (201, 204)  # dav PUT: created, replaced
+RESCAN_AGE = 1.05  # the shim re-measures a root at most once a second
 
 
 class NginxTest(GuardedServerTest):
@@ -138,46 +140,56 @@ class NginxTest(GuardedServerTest):
 
     def test_max_total_shared_by_workers(self):
         """4 workers, max_total = 1M: 8 concurrent 200 KiB PUTs never put
-        more than 1 MiB in the root; the refused ones are logged EDQUOT."""
+        more than 1 MiB in the root; the refused ones are logged EDQUOT.
+        Three rounds (files deleted in between), each started more than
+        RESCAN_AGE after the last, so the shim may re-measure the root at
+        the boundary as it does in a long-running server."""
         self.start({"max_file": "1M", "max_total": "1M"},
                    body_temp_in_root=False, workers=4)
-        size = 200 * KiB
-        datas = [common.payload(size, seed=100 + i) for i in range(8)]
+        for rnd in range(3):
+            with self.subTest(round=rnd):
+                time.sleep(RESCAN_AGE)
+                self.check_total_round("r%d" % rnd)
+            for p in common.tree_files(self.root):  # DELETE gives room back
+                rel = os.path.relpath(p, self.root)
+                status, _, _ = common.http_request(self.port, "DELETE",
+                                                   "/up/" + rel)
+                self.assertIn(status, (200, 204))
+            self.assertEqual(common.tree_files(self.root), {})
+
+    def check_total_round(self, sub, n=8, size=200 * KiB):
+        seen = len(self.events(event="cap_exceeded"))
+        datas = [common.payload(size, seed=1000 + 100 * len(sub) + sum(map(ord, sub)) + i) for i in range(n)]
+        names = ["%s/f%d.bin" % (sub, i) for i in range(n)]
         with common.TreeSampler(self.root) as sampler:
-            results = common.parallel(
-                self.put, [("t/f%d.bin" % i, d) for i, d in enumerate(datas)])
+            results = common.parallel(self.put, list(zip(names, datas)))
         statuses = [s for s, _ in results]
-        self.assertLessEqual(sampler.max, MiB,
-                             "over max_total at some point (%d samples)"
-                             % sampler.samples)
         on_disk = common.tree_files(self.root)
+        self.assertLessEqual(
+            sampler.max, MiB,
+            "max_total (1 MiB) exceeded: %d bytes in the root, statuses %s; "
+            "see the shim bug 'boundary rescan drops in-flight reservations'"
+            % (sampler.max, statuses))
         accepted = [i for i, s in enumerate(statuses) if s in STORED]
         refused = [i for i, s in enumerate(statuses) if 500 <= s < 600]
-        self.assertEqual(len(accepted) + len(refused), 8, statuses)
-        self.assertLessEqual(sum(on_disk.values()), MiB)
-        # accepted files are whole and exactly what is on disk
+        self.assertEqual(len(accepted) + len(refused), n, statuses)
+        # accepted files are whole and are exactly what is on disk
         self.assertEqual(sorted(on_disk),
-                         sorted(os.path.join(self.root, "t", "f%d.bin" % i)
+                         sorted(os.path.join(self.root, names[i])
                                 for i in accepted), statuses)
         self.assertEqual(sum(on_disk.values()), size * len(accepted))
         for i in accepted:
-            with open(os.path.join(self.root, "t", "f%d.bin" % i), "rb") as f:
-                self.assertEqual(f.read(), datas[i], "file %d" % i)
+            with open(os.path.join(self.root, names[i]), "rb") as f:
+                self.assertEqual(f.read(), datas[i], names[i])
         # room for exactly 5: no reservation may leak or be lost
         self.assertEqual(len(accepted), MiB // size, statuses)
-        evs = self.events(event="cap_exceeded", rule="max_total")
-        self.assertEqual(len(evs), len(refused), common.brief(self.events()))
+        evs = self.events(event="cap_exceeded")[seen:]
+        self.assertEqual(len(evs), len(refused), common.brief(evs))
         for e in evs:
-            self.assertEqual((e["verdict"], e["errno"]), ("denied", "EDQUOT"))
+            self.assertEqual((e["rule"], e["verdict"], e["errno"]),
+                             ("max_total", "denied", "EDQUOT"))
             self.assertIn(e["op"], ("rename", "renameat", "renameat2"))
-        self.assertFalse(self.events(rule="max_file"))
-        # the budget is back once a file is deleted
-        status, _, _ = common.http_request(self.port, "DELETE",
-                                           "/up/t/f%d.bin" % accepted[0])
-        self.assertIn(status, (200, 204))
-        status, body = self.put("t/again.bin", datas[accepted[0]])
-        self.assertIn(status, STORED, body)
-        self.assertLessEqual(common.tree_size(self.root), MiB)
+            self.assertEqual(e["limit"], MiB)
 
 
 if __name__ == "__main__":
