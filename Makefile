@@ -88,6 +88,10 @@ deps:
 demo: deps all
 	$(Q)UG_LIB=$(CURDIR)/$(SHIM) UPLOADGUARD_LIB=$(CURDIR)/$(SHIM) tools/demo
 
+# Longer hardening: sanitizers, valgrind, fuzzing, load (tests/hard).
+check-hard: all tests
+	$(Q)B=$(B) sh tests/hard/run-all
+
 # The guard's cost against the same work without it (optimised build).
 bench:
 	$(Q)$(MAKE) --no-print-directory B=build-bench CFLAGS="-O2 -g -DNDEBUG" all
@@ -107,5 +111,5 @@ format:
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests test deps install format clean demo bench
+.PHONY: all tests test deps install format clean demo bench check-hard
 -include $(SHIM_OBJS:.o=.d) $(PURE_OBJS:.o=.d)
