@@ -96,12 +96,26 @@ static void moved(const struct stat *st, struct ug_rootrt *to)
 
 enum { NM_RENAME, NM_LINK };
 
+/* The session the moved bytes belong to: the destination's path pattern,
+ * else the file's own xattr (it travels with the inode). */
+static void src_owner(struct ug_rootrt *rf, struct ug_rootrt *rtt,
+		      const char *from, const char *to, char out[17])
+{
+	out[0] = '\0';
+	if (rtt && rtt->cfg->owner)
+		ug__owner_of_path(rtt, to, out);
+	else if (rf && rf->cfg->owner)
+		ug__owner_of_path(rf, from, out);
+	else if (rf || rtt)
+		ug__owner_of_path(rf ? rf : rtt, from, out);
+}
+
 /* rename/link of (fd1, p1) to (fd2, p2); real() does the call. */
 static int move_common(int kind, int fd1, const char *p1, int fd2,
 		       const char *p2, const char *op,
 		       int (*real)(void *), void *ctx, const struct stat *srcst)
 {
-	char from[PATH_MAX], to[PATH_MAX], owner[17] = "";
+	char from[PATH_MAX], to[PATH_MAX], owner[17] = "", sowner[17] = "";
 	struct stat fst, tst;
 	struct ug_rootrt *rf, *rtt;
 	struct ug_admit a;
@@ -136,10 +150,11 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 	}
 	if (rtt)
 		ug__owner_of_path(rtt, to, owner);
+	src_owner(rf, rtt, from, to, sowner);
 	if (rtt == rf) /* inside one subtree: only a replaced file counts */
 		bytes = files = 0;
 	if (rtt && !ug__name_admit(rtt, bytes, files, dbytes, dfiles, owner,
-				   &a)) {
+				   sowner, &a)) {
 		ug__name_report(&a, rtt, op, to, &fst, owner, -1, a.err);
 		ug__leave();
 		errno = a.err;
@@ -159,6 +174,7 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 			name_weight(to, &fst, &b, &f);
 			ug__totals_add(&rf->tot->bytes, -b);
 			ug__totals_add(&rf->tot->files, -f);
+			ug__session_release(rf, sowner, b);
 		}
 		if (S_ISREG(fst.st_mode) && (kind == NM_RENAME || srcst))
 			moved(&fst, rtt);
@@ -295,7 +311,7 @@ static int unlink_common(int dirfd, const char *path, int flags,
 	if (!rt || !S_ISREG(st.st_mode))
 		goto pass_entered;
 	ug__owner_of_path(rt, abs, owner);
-	if (!ug__name_admit(rt, 0, 0, 0, 0, owner, &a)) {
+	if (!ug__name_admit(rt, 0, 0, 0, 0, owner, NULL, &a)) {
 		ug__name_report(&a, rt, op, abs, &st, owner, -1, a.err);
 		ug__leave();
 		errno = a.err;
@@ -319,8 +335,10 @@ static int unlink_common(int dirfd, const char *path, int flags,
 		pthread_mutex_unlock(&ug__lock);
 		name_weight(abs, &st, &bytes, &files);
 		ug__totals_add(&rt->tot->files, -files);
-		if (!ino)
+		if (!ino) {
 			ug__totals_add(&rt->tot->bytes, -bytes);
+			ug__session_release(rt, owner, bytes);
+		}
 	}
 	ug__name_report(&a, rt, op, abs, &st, owner, rc, err);
 	ug__leave();

@@ -74,14 +74,45 @@ static void reserve_total(struct ug_rootrt *rt, int64_t growth,
 	a->reserved = got;
 }
 
+/* Reserves the growth on the session counter too (max_session). */
+static int64_t reserve_session(struct ug_inode *ino, int64_t growth,
+			       struct ug_admit *a)
+{
+	const struct ug_root *r = ino->root->cfg;
+
+	a->sess_ctr = NULL;
+	if (r->max_session == UG_UNLIMITED || !ino->owner[0])
+		return growth;
+	a->sess_ctr = ug__totals_session(ino->root->tot, ino->owner);
+	if (!a->sess_ctr)
+		return growth; /* table full: not counted (said in the README) */
+	a->sess_reserved =
+		ug__totals_reserve(a->sess_ctr, growth, r->max_session);
+	return a->sess_reserved;
+}
+
+/* Trims both reservations to what `growth` needs. */
+static void keep_reserved(struct ug_rootrt *rt, int64_t growth,
+			  struct ug_admit *a)
+{
+	if (a->reserved != growth) {
+		ug__totals_add(&rt->tot->bytes, growth - a->reserved);
+		a->reserved = growth;
+	}
+	if (a->sess_ctr && a->sess_reserved != growth) {
+		ug__totals_add(a->sess_ctr, growth - a->sess_reserved);
+		a->sess_reserved = growth;
+	}
+}
+
 uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 		   struct ug_admit *a)
 {
 	struct ug_inode *ino = d->ino;
 	struct ug_rootrt *rt = ino->root;
 	const struct ug_root *r = rt->cfg;
-	uint64_t size = (uint64_t)atomic_load(&ino->size), allowed = n, f;
-	int64_t growth;
+	uint64_t size = (uint64_t)atomic_load(&ino->size), allowed = n, f, t;
+	int64_t growth, got_s;
 	const struct ug_binding *b;
 	const char *owner;
 
@@ -112,12 +143,20 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 	if (growth > 0) {
 		reserve_total(rt, growth, a);
 		if (a->reserved < growth) {
-			uint64_t t = ug__cap_room(pos, allowed, size,
-						  (uint64_t)a->reserved);
+			t = ug__cap_room(pos, allowed, size, (uint64_t)a->reserved);
 			if (t < allowed) {
 				allowed = t;
 				a->rule = UG_RULE_MAX_TOTAL;
 				a->limit = r->max_total;
+			}
+		}
+		got_s = reserve_session(ino, growth, a);
+		if (got_s < growth) {
+			t = ug__cap_room(pos, allowed, size, (uint64_t)got_s);
+			if (t < allowed) {
+				allowed = t;
+				a->rule = UG_RULE_MAX_SESSION;
+				a->limit = r->max_session;
 			}
 		}
 	}
@@ -126,19 +165,14 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 	if (a->rule == UG_RULE_NONE || a->mode == UG_MODE_LOG) {
 		/* nothing violated, or log mode: the call goes through whole */
 		growth = (int64_t)ug__cap_growth(pos, n, size);
-		if (growth > a->reserved) {
-			ug__totals_add(&rt->tot->bytes, growth - a->reserved);
-			a->reserved = growth;
-		}
+		if (!a->sess_ctr && growth > 0)
+			reserve_session(ino, 0, a);
+		keep_reserved(rt, growth, a);
 		a->allowed = n;
 		return n;
 	}
-	/* deny or abort: keep only the reservation the allowed part needs */
-	growth = (int64_t)ug__cap_growth(pos, allowed, size);
-	if (a->reserved > growth) {
-		ug__totals_add(&rt->tot->bytes, growth - a->reserved);
-		a->reserved = growth;
-	}
+	/* deny or abort: keep only what the allowed part needs */
+	keep_reserved(rt, (int64_t)ug__cap_growth(pos, allowed, size), a);
 	a->allowed = allowed;
 	if (allowed == 0)
 		a->err = ug__rule_errno(a->rule);
@@ -161,9 +195,7 @@ void ug__commit(struct ug_desc *d, uint64_t pos, int64_t done,
 			grew = end - cur;
 		d->written += (uint64_t)done;
 	}
-	if (grew != a->reserved)
-		ug__totals_add(&ino->root->tot->bytes, grew - a->reserved);
-	a->reserved = grew;
+	keep_reserved(ino->root, grew, a);
 }
 
 void ug__shrunk(struct ug_inode *ino, int64_t len)
@@ -172,8 +204,13 @@ void ug__shrunk(struct ug_inode *ino, int64_t len)
 
 	while (len < cur && !atomic_compare_exchange_weak(&ino->size, &cur, len))
 		;
-	if (len < cur)
+	if (len < cur) {
 		ug__totals_add(&ino->root->tot->bytes, len - cur);
+		if (ino->root->cfg->max_session != UG_UNLIMITED)
+			ug__totals_add(ug__totals_session(ino->root->tot,
+							  ino->owner),
+				       len - cur);
+	}
 }
 
 /* ---- reporting ----------------------------------------------------------------
@@ -406,8 +443,10 @@ void ug__policy_closed(struct ug_desc *d)
 	/* An O_TMPFILE (or unlinked) file never linked: its bytes are gone
 	 * when its last reference closes. */
 	if (ino->tmpfile && ino->refs == 1) {
-		ug__totals_add(&ino->root->tot->bytes, -atomic_load(&ino->size));
-		atomic_store(&ino->size, 0);
+		int64_t size = atomic_exchange(&ino->size, 0);
+
+		ug__totals_add(&ino->root->tot->bytes, -size);
+		ug__session_release(ino->root, ino->owner, size);
 	}
 }
 
@@ -438,7 +477,7 @@ bool ug__owner_of_path(struct ug_rootrt *rt, const char *abs, char out[17])
 
 bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		    int64_t dst_bytes, int64_t dst_files, const char *owner,
-		    struct ug_admit *a)
+		    const char *src_owner, struct ug_admit *a)
 {
 	const struct ug_root *r = rt->cfg;
 	const struct ug_binding *b = ug__session_cur();
@@ -488,6 +527,20 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 			a->limit = r->max_total;
 		}
 	}
+	if (r->max_session != UG_UNLIMITED && src_owner && src_owner[0])
+		a->sess_ctr = ug__totals_session(rt->tot, src_owner);
+	if (!a->rule && a->sess_ctr && bytes > 0) {
+		a->sess_reserved =
+			ug__totals_reserve(a->sess_ctr, bytes, r->max_session);
+		if (a->sess_reserved < bytes) {
+			ug__totals_add(a->sess_ctr, -a->sess_reserved);
+			ug__totals_add(&rt->tot->bytes, -a->reserved);
+			ug__totals_add(fc, -held_f);
+			a->reserved = held_f = a->sess_reserved = 0;
+			a->rule = UG_RULE_MAX_SESSION;
+			a->limit = r->max_session;
+		}
+	}
 	if (a->rule && a->mode != UG_MODE_LOG) {
 		a->allowed = 0;
 		a->err = ug__rule_errno(a->rule);
@@ -496,8 +549,10 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 	/* going ahead: the counters take the whole change */
 	ug__totals_add(&rt->tot->bytes, nb - a->reserved);
 	ug__totals_add(fc, nf - held_f);
+	ug__totals_add(a->sess_ctr, bytes - a->sess_reserved);
 	a->reserved = nb;
 	a->held_files = nf;
+	a->sess_reserved = bytes;
 	return true;
 }
 
@@ -505,7 +560,15 @@ void ug__name_undo(struct ug_rootrt *rt, struct ug_admit *a)
 {
 	ug__totals_add(&rt->tot->bytes, -a->reserved);
 	ug__totals_add(&rt->tot->files, -a->held_files);
-	a->reserved = a->held_files = 0;
+	ug__totals_add(a->sess_ctr, -a->sess_reserved);
+	a->reserved = a->held_files = a->sess_reserved = 0;
+}
+
+void ug__session_release(struct ug_rootrt *rt, const char *owner,
+			 int64_t bytes)
+{
+	if (rt->cfg->max_session != UG_UNLIMITED && owner && owner[0])
+		ug__totals_add(ug__totals_session(rt->tot, owner), -bytes);
 }
 
 void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,

@@ -20,6 +20,8 @@ struct ug_admit {
 	enum ug_mode mode;   /* what the violation does */
 	int64_t reserved;    /* bytes reserved in the root total */
 	int64_t held_files;  /* files reserved (name operations) */
+	_Atomic int64_t *sess_ctr; /* the owner's session bytes, or NULL */
+	int64_t sess_reserved;
 	int64_t size_before, total_before;
 	bool cross;          /* cross-session write (sessions) */
 };
@@ -67,10 +69,15 @@ void ug__net_closed(int fd, uintptr_t e);
 
 /* Admits `bytes` and `files` arriving in rt (replacing dst_bytes/dst_files
  * already there).  Returns true when the operation may go ahead; a->err
- * says why not.  owner: the digest owning the destination name, or NULL. */
+ * says why not.  owner: the digest owning the destination name (cross-
+ * session check), src_owner: the session the arriving bytes count for
+ * (max_session); either may be NULL. */
 bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		    int64_t dst_bytes, int64_t dst_files, const char *owner,
-		    struct ug_admit *a);
+		    const char *src_owner, struct ug_admit *a);
+/* A file of `owner` left rt (unlink, moved out): its session's bytes. */
+void ug__session_release(struct ug_rootrt *rt, const char *owner,
+			 int64_t bytes);
 /* Undoes the reservations of a name admission whose real call failed. */
 void ug__name_undo(struct ug_rootrt *rt, struct ug_admit *a);
 void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,

@@ -97,6 +97,58 @@ bool ug__session_owner_from_path(const char *pattern, const char *rel,
 	return true;
 }
 
+/* Where the id sits in abs: [*at, *at + *len), or false. */
+static bool id_span(const struct ug_rootrt *rt, const char *abs, size_t *at,
+		    size_t *len)
+{
+	const char *pat = rt ? rt->cfg->owner : NULL, *rel, *base, *mark;
+	char id[UG_SESSION_ID_MAX];
+	int n;
+
+	if (pat && rt->reallen <= strlen(abs)) {
+		rel = abs + rt->reallen;
+		if (*rel == '/')
+			rel++;
+		mark = strstr(pat + 5, "{session}"); /* pat: "path:..." */
+		n = ug__path_owner(pat, rel, id, sizeof(id));
+		if (n > 0 && mark) {
+			*at = (size_t)(rel - abs) + (size_t)(mark - (pat + 5));
+			*len = (size_t)n;
+			return true;
+		}
+	}
+	base = strrchr(abs, '/');
+	if (ug__st.php_sessions && base && strncmp(base + 1, "sess_", 5) == 0 &&
+	    base[6]) {
+		*at = (size_t)(base + 6 - abs);
+		*len = strlen(base + 6);
+		return true;
+	}
+	return false;
+}
+
+const char *ug__session_redact(const struct ug_rootrt *rt, const char *abs,
+			       char *buf, size_t size)
+{
+	char id[UG_SESSION_ID_MAX], dg[17];
+	size_t at, len, tail;
+
+	if (!abs || !id_span(rt, abs, &at, &len))
+		return abs;
+	tail = strlen(abs + at + len);
+	if (len >= sizeof(id) || at + 18 + tail >= size)
+		return "{redacted}";
+	memcpy(id, abs + at, len);
+	id[len] = '\0';
+	ug__session_digest_of(id, dg);
+	memcpy(buf, abs, at);
+	buf[at] = '{';
+	memcpy(buf + at + 1, dg, 16);
+	buf[at + 17] = '}';
+	memcpy(buf + at + 18, abs + at + len, tail + 1);
+	return buf;
+}
+
 /* ---- public API ------------------------------------------------------------ */
 
 UG_EXPORT int ug_session_enter(const char *id)

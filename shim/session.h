@@ -6,6 +6,7 @@
 #define UG_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define UG_SESSION_ID_MAX 256
 
@@ -28,5 +29,14 @@ void ug__session_init(const char *env_id); /* constructor */
 bool ug__session_owner_from_path(const char *pattern, const char *rel,
 				 char out[17]);
 void ug__session_digest_of(const char *id, char out[17]);
+
+struct ug_rootrt;
+/* A guarded path as the log may show it: a session id in it (where the
+ * root's owner = path:... pattern puts one, or after "sess_" in a PHP
+ * session file's name when the php source is on) is replaced by
+ * "{DIGEST}".  Returns abs itself when there is nothing to hide, else buf
+ * (size bytes; a path that does not fit comes back as "{redacted}"). */
+const char *ug__session_redact(const struct ug_rootrt *rt, const char *abs,
+			       char *buf, size_t size);
 
 #endif /* UG_SESSION_H */

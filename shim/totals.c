@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "guard.h"
 #include "table.h"
+#include "policy.h"
 #include "totals.h"
 
 int64_t ug__now_ns(int clock)
@@ -47,8 +48,43 @@ int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap)
 
 void ug__totals_add(_Atomic int64_t *ctr, int64_t delta)
 {
-	if (delta)
+	if (delta && ctr)
 		atomic_fetch_add_explicit(ctr, delta, memory_order_acq_rel);
+}
+
+static uint64_t digest_key(const char *d)
+{
+	uint64_t k = 0;
+	int i;
+
+	for (i = 0; i < 16 && d[i]; i++) {
+		char c = d[i];
+		k = (k << 4) | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c - '0');
+	}
+	return k ? k : 1;
+}
+
+_Atomic int64_t *ug__totals_session(struct ug_totals *t, const char *digest)
+{
+	uint64_t key, cur;
+	unsigned i, n;
+
+	if (!digest || !digest[0])
+		return NULL;
+	key = digest_key(digest);
+	for (n = 0, i = (unsigned)(key % UG_SESS_SLOTS); n < UG_SESS_SLOTS;
+	     n++, i = (i + 1) % UG_SESS_SLOTS) {
+		cur = atomic_load_explicit(&t->sess[i].key, memory_order_acquire);
+		if (cur == key)
+			return &t->sess[i].bytes;
+		if (cur == 0) {
+			if (atomic_compare_exchange_strong(&t->sess[i].key, &cur,
+							   key) ||
+			    cur == key)
+				return &t->sess[i].bytes;
+		}
+	}
+	return NULL;
 }
 
 /* ---- subtree scan ----------------------------------------------------------
@@ -63,6 +99,8 @@ struct ug_seen {
 
 static UG_TLS int64_t scan_bytes, scan_files;
 static UG_TLS struct ug_seen *scan_seen;
+static UG_TLS const struct ug_rootrt *scan_rt; /* set: sum per session */
+static UG_TLS int64_t *scan_sess;             /* [UG_SESS_SLOTS] */
 UG_TLS int ug__table_oom;
 
 static int scan_one(const char *p, const struct stat *st, int type,
@@ -87,6 +125,15 @@ static int scan_one(const char *p, const struct stat *st, int type,
 	}
 	scan_bytes += st->st_size;
 	scan_files++;
+	if (scan_rt && scan_sess) {
+		char owner[17];
+		_Atomic int64_t *c;
+
+		if (ug__owner_of_path((struct ug_rootrt *)scan_rt, p, owner) &&
+		    (c = ug__totals_session(scan_rt->tot, owner)))
+			scan_sess[c - &scan_rt->tot->sess[0].bytes] +=
+				st->st_size;
+	}
 	return 0;
 }
 
@@ -128,12 +175,28 @@ static void measure(struct ug_rootrt *rt)
 {
 	struct ug_totals *t = rt->tot;
 	int64_t b0 = atomic_load(&t->bytes), f0 = atomic_load(&t->files);
-	int64_t bytes = 0, files = 0;
+	int64_t bytes = 0, files = 0, *s0 = NULL;
+	int i;
 
+	if (rt->cfg->max_session != UG_UNLIMITED) {
+		/* slot-wise: before[] | measured[] */
+		s0 = calloc(2 * UG_SESS_SLOTS, sizeof(*s0));
+		for (i = 0; s0 && i < UG_SESS_SLOTS; i++)
+			s0[i] = atomic_load(&t->sess[i].bytes);
+		scan_rt = rt;
+		scan_sess = s0 ? s0 + UG_SESS_SLOTS : NULL;
+	}
 	if (scan_tree(rt->real, &bytes, &files) < 0)
 		bytes = files = 0; /* root missing: empty */
+	scan_rt = NULL;
+	scan_sess = NULL;
 	settle(&t->bytes, b0, bytes);
 	settle(&t->files, f0, files);
+	if (s0) {
+		for (i = 0; i < UG_SESS_SLOTS; i++)
+			settle(&t->sess[i].bytes, s0[i], s0[UG_SESS_SLOTS + i]);
+		free(s0);
+	}
 	atomic_store(&t->scanned_ns, ug__now_ns(CLOCK_BOOTTIME));
 	atomic_fetch_add(&t->scans, 1);
 }

@@ -15,6 +15,15 @@
 #define UG_TOTALS_MAGIC 0x55475431u /* "UGT1" */
 #define UG_TOTALS_VERSION 1
 
+/* Per-session bytes in the subtree (max_session): an open-addressing
+ * table keyed by the session digest, slots claimed with a CAS. */
+#define UG_SESS_SLOTS 1024
+
+struct ug_sess_slot {
+	_Atomic uint64_t key; /* digest as a number; 0: free */
+	_Atomic int64_t bytes;
+};
+
 struct ug_totals {
 	uint32_t magic;       /* written last by the creator */
 	uint32_t version;
@@ -25,6 +34,7 @@ struct ug_totals {
 	_Atomic int64_t files;
 	_Atomic int64_t scanned_ns; /* CLOCK_BOOTTIME of the last scan */
 	_Atomic uint64_t scans;
+	struct ug_sess_slot sess[UG_SESS_SLOTS];
 };
 
 struct ug_rootrt;
@@ -35,6 +45,10 @@ int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen);
 
 /* Reserves up to want bytes (or files) under cap; returns what it got. */
 int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap);
+/* The bytes counter of session `digest` (16 hex digits) in t, claiming a
+ * slot for a new one; NULL for no digest or a full table. */
+_Atomic int64_t *ug__totals_session(struct ug_totals *t, const char *digest);
+
 /* Adds delta (may be negative) to a counter. */
 void ug__totals_add(_Atomic int64_t *ctr, int64_t delta);
 

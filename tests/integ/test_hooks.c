@@ -58,9 +58,11 @@ static const char config[] = "[guard]\n"
 			     "max_files = 2\n"
 			     "[upload @@/logm]\n"
 			     "max_file = 4096\n"
-			     "mode = log\n";
+			     "mode = log\n"
+			     "[upload @@/sess]\n"
+			     "max_session = 5000\n";
 static const char *const dirs[] = {"cap", "tot", "files", "logm", "out",
-				   NULL};
+				   "sess", NULL};
 
 static char buf6k[6000];
 
@@ -1182,6 +1184,38 @@ static void test_rename_inside_root(void **s)
 	unlink(P("tot/in2"));
 }
 
+/* max_session: the bytes one session holds in a subtree, across files;
+ * another session has its own room; a delete gives room back. */
+static void test_max_session(void **s)
+{
+	int a, b, c, before;
+
+	(void)s;
+	assert_int_equal(ug_session_enter("alice"), 0);
+	a = open(P("sess/a1"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(a, buf6k, 3000), 3000);
+	close(a);
+	b = open(P("sess/a2"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	before = log_lines();
+	assert_int_equal(write(b, buf6k, 3000), 2000);
+	EV(before, "rule", Q("max_session"), "allowed", "2000");
+	errno = 0;
+	assert_int_equal(write(b, buf6k, 1), -1);
+	assert_int_equal(errno, EDQUOT);
+	close(b);
+	assert_int_equal(ug_session_enter("bob"), 0);
+	c = open(P("sess/b1"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(c, buf6k, 5000), 5000);
+	close(c);
+	assert_int_equal(ug_session_enter("alice"), 0);
+	assert_int_equal(unlink(P("sess/a1")), 0);
+	b = open(P("sess/a2"), O_WRONLY | O_APPEND);
+	assert_int_equal(write(b, buf6k, 3000), 3000);
+	close(b);
+	ug_session_leave();
+	assert_int_equal(disk_size(P("sess/a2")), 5000);
+}
+
 /* ==== fd life ================================================================ */
 
 /* A closed guarded fd's number, reused for a file outside the roots, is
@@ -1634,6 +1668,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hook_linkat),
 		cmocka_unit_test(test_rename_open_fd),
 		cmocka_unit_test(test_rename_inside_root),
+		cmocka_unit_test(test_max_session),
 		cmocka_unit_test(hook_close),
 		cmocka_unit_test(hook_syscall),
 		cmocka_unit_test(hook_close_range),
