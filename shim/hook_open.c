@@ -44,6 +44,19 @@ static bool wants_mode(int flags)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+/* Takes back an open the guard refused: forget and close the fd, remove a
+ * file the call created.  Returns -1 with errno = -rc for the caller. */
+static int undo_open(int fd, int rc, int dirfd, const char *path, bool created)
+{
+	ug__fd_closed(fd);
+	real_close(fd);
+	if (created)
+		real_unlinkat(dirfd, path, 0);
+	ug__depth--;
+	errno = -rc;
+	return -1;
+}
+
 int ug__open_common(int k, int dirfd, const char *path, int flags,
 		    mode_t mode, const char *op)
 {
@@ -75,15 +88,8 @@ int ug__open_common(int k, int dirfd, const char *path, int flags,
 	rc = ug__fd_opened(fd, flags, created, op);
 	if (rc == 0 && late_trunc && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		rc = real_ftruncate(fd, 0) < 0 ? -errno : 0; /* the O_TRUNC */
-	if (rc < 0) {
-		ug__fd_closed(fd);
-		real_close(fd);
-		if (created)
-			real_unlinkat(dirfd, path, 0);
-		ug__depth--;
-		errno = -rc;
-		return -1;
-	}
+	if (rc < 0)
+		return undo_open(fd, rc, dirfd, path, created);
 	ug__depth--;
 	UG_ERRNO_RESTORE;
 	return fd;
@@ -169,14 +175,8 @@ static int temp_opened(int fd, char *tmpl, int flags, const char *op)
 		return fd;
 	ug__depth++;
 	rc = ug__fd_opened(fd, O_RDWR | O_CREAT | O_EXCL | flags, true, op);
-	if (rc < 0) {
-		ug__fd_closed(fd);
-		real_close(fd);
-		real_unlink(tmpl);
-		ug__depth--;
-		errno = -rc;
-		return -1;
-	}
+	if (rc < 0)
+		return undo_open(fd, rc, AT_FDCWD, tmpl, true);
 	ug__depth--;
 	UG_ERRNO_RESTORE;
 	return fd;

@@ -273,44 +273,66 @@ static void emit_event(struct ug_event *ev, struct ug_inode *ino)
 	ug__log_event(ev);
 }
 
+/* Fills what every violation event says; false when a says nothing was
+ * violated. */
+static bool violation(struct ug_event *ev, const struct ug_admit *a,
+		      const struct ug_rootrt *rt, const char *op,
+		      const char *path, int64_t ret, int err)
+{
+	const struct ug_binding *b = ug__session_cur();
+
+	if (a->rule == UG_RULE_NONE && !a->cross)
+		return false;
+	memset(ev, 0, sizeof(*ev));
+	ev->event = a->cross ? "cross_session" : "cap_exceeded";
+	ev->rule = a->cross ? UG_RULE_NONE : a->rule;
+	ev->verdict = ug__verdict(a->mode, a->allowed == a->want);
+	ev->op = op;
+	ev->path = path;
+	ev->fd = -1;
+	ev->offset = -1;
+	ev->requested = a->want;
+	ev->allowed = a->allowed;
+	ev->ret = ret;
+	ev->err = ret < 0 ? err : 0;
+	ev->limit = a->limit;
+	ev->size_before = a->size_before;
+	ev->size_after = -1;
+	ev->total_before = a->total_before;
+	ev->total_after = atomic_load(&rt->tot->bytes);
+	ev->root = rt;
+	if (b) {
+		ev->session = b->digest;
+		ev->binding = b->source;
+	}
+	ev->backtrace = true;
+	return true;
+}
+
+/* Logs it, and in abort mode leaves the core dump. */
+static void conclude(struct ug_event *ev, const struct ug_admit *a,
+		     struct ug_inode *ino)
+{
+	emit_event(ev, ino);
+	if (a->mode == UG_MODE_ABORT)
+		abort();
+}
+
 void ug__report(const struct ug_admit *a, struct ug_desc *d, const char *op,
 		int fd, int64_t offset, int64_t ret, int err)
 {
 	struct ug_inode *ino = d->ino;
 	struct ug_event ev;
-	const struct ug_binding *b = ug__session_cur();
 
-	if (a->rule == UG_RULE_NONE && !a->cross)
+	if (!violation(&ev, a, ino->root, op, ino->path, ret, err))
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.event = a->cross ? "cross_session" : "cap_exceeded";
-	ev.rule = a->cross ? UG_RULE_NONE : a->rule;
-	ev.verdict = ug__verdict(a->mode, a->allowed == a->want);
-	ev.op = op;
-	ev.path = ino->path;
 	ev.fd = fd;
 	ev.offset = offset;
-	ev.requested = a->want;
-	ev.allowed = a->allowed;
-	ev.ret = ret;
-	ev.err = ret < 0 ? err : 0;
-	ev.limit = a->limit;
-	ev.size_before = a->size_before;
 	ev.size_after = atomic_load(&ino->size);
-	ev.total_before = a->total_before;
-	ev.total_after = atomic_load(&ino->root->tot->bytes);
-	ev.root = ino->root;
 	ev.dev = ino->dev;
 	ev.ino = ino->ino;
-	if (b) {
-		ev.session = b->digest;
-		ev.binding = b->source;
-	}
 	ev.owner = ino->owner[0] ? ino->owner : d->opener[0] ? d->opener : NULL;
-	ev.backtrace = true;
-	emit_event(&ev, ino);
-	if (a->mode == UG_MODE_ABORT)
-		abort();
+	conclude(&ev, a, ino);
 }
 
 /* ---- open / close ----------------------------------------------------------- */
@@ -576,39 +598,14 @@ void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,
 		     const char *owner, int64_t ret, int err)
 {
 	struct ug_event ev;
-	const struct ug_binding *b = ug__session_cur();
 
-	if (a->rule == UG_RULE_NONE && !a->cross)
+	if (!violation(&ev, a, rt, op, path, ret, err))
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.event = a->cross ? "cross_session" : "cap_exceeded";
-	ev.rule = a->cross ? UG_RULE_NONE : a->rule;
-	ev.verdict = ug__verdict(a->mode, a->allowed == a->want);
-	ev.op = op;
-	ev.path = path;
-	ev.fd = -1;
-	ev.offset = -1;
-	ev.requested = a->want;
-	ev.allowed = a->allowed;
-	ev.ret = ret;
-	ev.err = ret < 0 ? err : 0;
-	ev.limit = a->limit;
 	ev.size_before = st ? st->st_size : -1;
-	ev.size_after = -1;
-	ev.total_before = a->total_before;
-	ev.total_after = atomic_load(&rt->tot->bytes);
-	ev.root = rt;
 	if (st) {
 		ev.dev = st->st_dev;
 		ev.ino = st->st_ino;
 	}
-	if (b) {
-		ev.session = b->digest;
-		ev.binding = b->source;
-	}
 	ev.owner = owner && owner[0] ? owner : NULL;
-	ev.backtrace = true;
-	emit_event(&ev, NULL);
-	if (a->mode == UG_MODE_ABORT)
-		abort();
+	conclude(&ev, a, NULL);
 }

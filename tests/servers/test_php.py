@@ -35,12 +35,10 @@ function done($code, $what) {
     exit;
 }
 // 403 for a refused cross-session write, 413 for a cap, 500 otherwise
-// (move_uploaded_file's message names no errno: ask posix for it)
 function failed($bytes = null) {
     $msg = error_get_last()['message'] ?? '';
-    $err = function_exists('posix_get_last_error') ? posix_get_last_error() : 0;
-    $code = (str_contains($msg, 'Permission denied') || $err == 13) ? 403 :
-        ((str_contains($msg, 'too large') || $err == 27) ? 413 : 500);
+    $code = str_contains($msg, 'Permission denied') ? 403 :
+        (str_contains($msg, 'too large') ? 413 : 500);
     done($code, ['ok' => false, 'error' => $msg, 'bytes' => $bytes]);
 }
 """,
@@ -51,8 +49,13 @@ $f = $_FILES['f'] ?? null;
 if (!$f || $f['error'] !== UPLOAD_ERR_OK)
     done(400, ['ok' => false, 'upload_error' => $f['error'] ?? null]);
 $dest = ROOT . '/' . basename($f['name']);
-if (!@move_uploaded_file($f['tmp_name'], $dest))
-    failed();
+// move_uploaded_file's message names no errno: a file left shorter than
+// the upload was cut by a cap, anything else was refused
+if (!@move_uploaded_file($f['tmp_name'], $dest)) {
+    clearstatcache();
+    $cut = file_exists($dest) && filesize($dest) < $f['size'];
+    done($cut ? 413 : 403, ['ok' => false, 'error' => error_get_last()]);
+}
 done(200, ['ok' => true, 'bytes' => filesize($dest)]);
 """,
     "put.php": r"""<?php
