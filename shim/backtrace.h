@@ -1,8 +1,11 @@
 /*
  * Backtraces for events, through libunwind loaded with dlopen(RTLD_LOCAL)
  * so that its _Unwind_* exports never change how the host binds.
- * Warmed up in the constructor; afterwards taking a trace allocates nothing
- * and takes no lock of ours (libunwind itself walks dl_iterate_phdr).
+ * Warmed up in the constructor.  Taking a trace allocates nothing, never
+ * calls dladdr (the loader lock, held across constructors during dlopen)
+ * and takes no lock a host thread can hold: modules come from a table of
+ * our own, refreshed with dl_iterate_phdr under a trylock.  Thread-safe and
+ * async-signal-safe (see backtrace.c for the residual caveats).
  */
 #ifndef UG_BACKTRACE_H
 #define UG_BACKTRACE_H
@@ -14,7 +17,8 @@
 
 struct ug_frame {
 	uintptr_t ip;
-	uintptr_t offset;     /* ip relative to the module's load base */
+	uintptr_t offset;     /* ip minus where the module's first segment is
+			       * mapped (dladdr's dli_fbase convention) */
 	const char *module;   /* path of the module (static storage) */
 	const char *build_id; /* hex, or "" */
 	const char *symbol;   /* dynamic symbol name, or NULL */
@@ -22,7 +26,8 @@ struct ug_frame {
 };
 
 void ug__bt_init(void);
-/* Fills up to max frames starting at the caller's caller; returns count. */
+/* Fills up to max frames starting at the first frame outside the shim;
+ * returns the count. */
 int ug__bt_take(struct ug_frame *f, int max);
 
 #endif /* UG_BACKTRACE_H */

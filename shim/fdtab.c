@@ -350,11 +350,22 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 	return 0;
 }
 
+/* A vfork child shares our memory but has its own fd table: it must leave
+ * the records (and the locks and heap behind them) alone.  Only asked when
+ * a record would change, so the getpid costs nothing on plain fds. */
+static bool in_vfork_child(void)
+{
+	return getpid() != ug__st.pid;
+}
+
 void ug__fd_closed(int fd)
 {
 	uintptr_t e;
 
 	if ((unsigned)fd >= (unsigned)ug__nfds)
+		return;
+	e = ug__fd_get(fd);
+	if (e != UG_FD_UNKNOWN && e != UG_FD_PLAIN && in_vfork_child())
 		return;
 	e = atomic_exchange(&ug__fds[fd], UG_FD_UNKNOWN);
 	if (e == UG_FD_UNKNOWN || (e & 3)) {
@@ -370,6 +381,8 @@ void ug__fd_dup(int oldfd, int newfd)
 	struct ug_desc *d;
 
 	if ((unsigned)newfd >= (unsigned)ug__nfds)
+		return;
+	if (ug__fd_get(oldfd) != UG_FD_PLAIN && in_vfork_child())
 		return;
 	ug__fd_closed(newfd);
 	d = desc_pin(oldfd);

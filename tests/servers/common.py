@@ -529,6 +529,16 @@ def nginx_exe():
     return find_exe("nginx")
 
 
+def nginx_has_module(name):
+    """True when `nginx -V` lists --with-<name> (e.g. "http_dav_module")."""
+    try:
+        out = subprocess.run([nginx_exe(), "-V"], capture_output=True,
+                             timeout=10).stderr.decode(errors="replace")
+    except (OSError, TypeError, subprocess.SubprocessError):
+        return False
+    return ("--with-%s" % name) in out.split()
+
+
 def start_nginx(test, server, workers=2, body_temp=None, name="nginx"):
     """Writes <tmp>/nginx.conf (see nginx_config) and starts
     `nginx -c <conf> -e <log> -g 'daemon off; master_process on;'` guarded,

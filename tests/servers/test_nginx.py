@@ -196,4 +196,6 @@ if __name__ == "__main__":
     common.require_lib()
     if not common.nginx_exe():
         common.skip("nginx not installed")
+    if not common.nginx_has_module("http_dav_module"):
+        common.skip("nginx has no dav module (install nginx-light or nginx)")
     common.main()
