@@ -262,7 +262,7 @@ static struct ug_desc *classify(int fd, const struct stat *st, int oflags,
 	if (ug__fd_path(fd, path, sizeof(path), &deleted) < 0)
 		return NULL;
 	rt = ug__root_for(path);
-	if (!rt)
+	if (!rt || in_vfork_child()) /* a vfork child must not allocate */
 		return NULL;
 	pthread_mutex_lock(&ug__lock);
 	d = desc_new();
@@ -320,7 +320,7 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 	struct stat st;
 	int rc;
 
-	if ((unsigned)fd >= (unsigned)ug__nfds)
+	if ((unsigned)fd >= (unsigned)ug__nfds || !may_touch(fd))
 		return 0;
 	ug__fd_closed(fd); /* a stale record from a close we did not see */
 	if ((oflags & O_ACCMODE) == O_RDONLY && !(oflags & O_TRUNC) &&
@@ -358,14 +358,22 @@ static bool in_vfork_child(void)
 	return getpid() != ug__st.pid;
 }
 
+/* May this process change fd's record?  (Not a vfork child holding a
+ * record of the parent's.) */
+static bool may_touch(int fd)
+{
+	uintptr_t e = ug__fd_get(fd);
+
+	return e == UG_FD_UNKNOWN || e == UG_FD_PLAIN || !in_vfork_child();
+}
+
 void ug__fd_closed(int fd)
 {
 	uintptr_t e;
 
 	if ((unsigned)fd >= (unsigned)ug__nfds)
 		return;
-	e = ug__fd_get(fd);
-	if (e != UG_FD_UNKNOWN && e != UG_FD_PLAIN && in_vfork_child())
+	if (!may_touch(fd))
 		return;
 	e = atomic_exchange(&ug__fds[fd], UG_FD_UNKNOWN);
 	if (e == UG_FD_UNKNOWN || (e & 3)) {
@@ -382,7 +390,7 @@ void ug__fd_dup(int oldfd, int newfd)
 
 	if ((unsigned)newfd >= (unsigned)ug__nfds)
 		return;
-	if (ug__fd_get(oldfd) != UG_FD_PLAIN && in_vfork_child())
+	if (!may_touch(oldfd) || !may_touch(newfd))
 		return;
 	ug__fd_closed(newfd);
 	d = desc_pin(oldfd);
