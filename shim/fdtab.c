@@ -214,6 +214,23 @@ static struct ug_desc *desc_pin(int fd)
 	}
 }
 
+/* A vfork child shares our memory but has its own fd table: it must leave
+ * the records (and the locks and heap behind them) alone.  Only asked when
+ * a record would change, so the getpid costs nothing on plain fds. */
+static bool in_vfork_child(void)
+{
+	return getpid() != ug__st.pid;
+}
+
+/* May this process change fd's record?  (Not a vfork child holding a
+ * record of the parent's.) */
+static bool may_touch(int fd)
+{
+	uintptr_t e = ug__fd_get(fd);
+
+	return e == UG_FD_UNKNOWN || e == UG_FD_PLAIN || !in_vfork_child();
+}
+
 /* ---- classification ---------------------------------------------------- */
 
 int ug__fd_path(int fd, char *buf, size_t size, bool *deleted)
@@ -348,23 +365,6 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 	}
 	fd_put(fd, (uintptr_t)d);
 	return 0;
-}
-
-/* A vfork child shares our memory but has its own fd table: it must leave
- * the records (and the locks and heap behind them) alone.  Only asked when
- * a record would change, so the getpid costs nothing on plain fds. */
-static bool in_vfork_child(void)
-{
-	return getpid() != ug__st.pid;
-}
-
-/* May this process change fd's record?  (Not a vfork child holding a
- * record of the parent's.) */
-static bool may_touch(int fd)
-{
-	uintptr_t e = ug__fd_get(fd);
-
-	return e == UG_FD_UNKNOWN || e == UG_FD_PLAIN || !in_vfork_child();
 }
 
 void ug__fd_closed(int fd)
