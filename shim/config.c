@@ -5,6 +5,7 @@
  * async-signal-safe (allocates with malloc).  No stdio, no getenv.
  */
 #include "config.h"
+#include "path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -244,44 +245,6 @@ const char *ug__mode_name(enum ug_mode m)
 		return "unset";
 	}
 	return "?";
-}
-
-/*
- * Lexically normalises the absolute path in[0..n) into out (room for n + 1
- * bytes: the result is never longer than the input).  Collapses "//",
- * drops "." and trailing '/', resolves ".." against the text ("/.." is "/").
- * Returns the length of out.
- */
-static size_t normalise_path(const char *in, size_t n, char *out)
-{
-	size_t i = 0, o = 0;
-
-	while (i < n) {
-		size_t start, clen;
-
-		while (i < n && in[i] == '/')
-			i++;
-		start = i;
-		while (i < n && in[i] != '/')
-			i++;
-		clen = i - start;
-		if (clen == 0 || (clen == 1 && in[start] == '.'))
-			continue;
-		if (clen == 2 && in[start] == '.' && in[start + 1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--; /* the '/' before the popped component */
-			continue;
-		}
-		out[o++] = '/';
-		memcpy(out + o, in + start, clen);
-		o += clen;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
-	return o;
 }
 
 /* HTTP token characters (RFC 9110 tchar). */
@@ -800,10 +763,12 @@ static int open_upload(struct ug__parser *p, const char *arg, size_t n)
 			    "upload path '%v' is too long (%z bytes, at "
 			    "most %u)",
 			    arg, n, n, (unsigned)PATH_MAX - 1);
-	path = malloc(n + 1);
+	path = malloc(2 * n + 2); /* the text, then its normal form */
 	if (!path)
 		return oom(p);
-	len = normalise_path(arg, n, path);
+	memcpy(path + n + 1, arg, n);
+	path[2 * n + 1] = '\0';
+	len = (size_t)ug__path_normalize(path + n + 1, path, n + 1);
 	if (cfg->nroots == p->roots_cap) {
 		size_t nc = p->roots_cap ? p->roots_cap * 2 : 8;
 		struct ug_root *nr = NULL;

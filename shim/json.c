@@ -5,7 +5,10 @@
 
 #include "json.h"
 
-#define UG_JSON_TAIL 64 /* room kept for ",\"truncated\":true" and closers */
+/* Room kept for ",\"truncated\":true}\n"; each open container reserves
+ * one more byte for its closer, so closing never fails. */
+#define UG_JSON_TAIL 24
+#define UG_JSON_MAXDEPTH 60
 
 static const char hexd[] = "0123456789abcdef";
 
@@ -93,6 +96,7 @@ void ug__json_init(struct ug_json *j, char *buf, size_t cap)
 	j->depth = 0;
 	j->first = true;
 	j->trunc = false;
+	j->kinds = 0;
 	if (j->cap)
 		j->buf[j->len++] = '{';
 }
@@ -240,10 +244,16 @@ static bool open_container(struct ug_json *j, const char *key, char c)
 	bool ok;
 	size_t mark = member(j, key, &ok);
 
-	ok = ok && put(j, &c, 1);
+	ok = ok && j->depth < UG_JSON_MAXDEPTH && j->len + 2 <= j->cap &&
+	     put(j, &c, 1);
 	done(j, mark, ok);
 	if (ok) {
+		if (c == '[')
+			j->kinds |= 1ULL << j->depth;
+		else
+			j->kinds &= ~(1ULL << j->depth);
 		j->depth++;
+		j->cap--; /* the closer's byte */
 		j->first = true;
 	}
 	return ok;
@@ -261,9 +271,13 @@ bool ug__json_arr_begin(struct ug_json *j, const char *key)
 
 void ug__json_end(struct ug_json *j, char close)
 {
-	/* the tail reserve guarantees room for closers */
-	j->buf[j->len++] = close;
+	if (j->depth <= 0)
+		return; /* unbalanced call: keep the line valid */
 	j->depth--;
+	j->cap++; /* the byte reserved when it was opened */
+	/* the closer matches what was opened, whatever the caller says */
+	(void)close;
+	j->buf[j->len++] = (j->kinds >> j->depth) & 1 ? ']' : '}';
 	j->first = false;
 }
 
@@ -273,8 +287,8 @@ size_t ug__json_finish(struct ug_json *j)
 
 	if (!j->cap)
 		return 0;
-	while (j->depth > 0) /* a caller that ran out mid-array */
-		ug__json_end(j, ']');
+	while (j->depth > 0) /* a caller that gave up mid-container */
+		ug__json_end(j, 0);
 	if (j->trunc) {
 		memcpy(j->buf + j->len, tr, sizeof(tr) - 1);
 		j->len += sizeof(tr) - 1;

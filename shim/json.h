@@ -7,6 +7,8 @@
  * lone surrogate \udcNN, so that Python's json + os.fsencode (surrogateescape)
  * give back the exact bytes of a path.  A field that does not fit is dropped
  * whole and the object ends with "truncated":true: the line stays valid.
+ * The buffer needs at least 64 bytes; each open container keeps a byte for
+ * its closer, so any sequence of calls yields one valid JSON object.
  */
 #ifndef UG_JSON_H
 #define UG_JSON_H
@@ -19,7 +21,8 @@ struct ug_json {
 	char *buf;
 	size_t cap;   /* usable bytes, a tail is kept for closing */
 	size_t len;
-	int depth;    /* nesting below the top object */
+	int depth;    /* nesting below the top object (at most 60) */
+	uint64_t kinds; /* bit d set: the container at depth d is an array */
 	bool first;   /* no member written yet at this level */
 	bool trunc;   /* a field was dropped */
 };
@@ -36,7 +39,9 @@ void ug__json_null(struct ug_json *j, const char *key);
 /* Nested containers: key is NULL inside arrays. */
 bool ug__json_obj_begin(struct ug_json *j, const char *key);
 bool ug__json_arr_begin(struct ug_json *j, const char *key);
-void ug__json_end(struct ug_json *j, char close); /* '}' or ']' */
+/* Closes the innermost open container (the closer is the one that matches
+ * what was opened; `close` is documentation). */
+void ug__json_end(struct ug_json *j, char close);
 /* Closes the object and appends "\n"; returns the line length. */
 size_t ug__json_finish(struct ug_json *j);
 

@@ -185,7 +185,39 @@ void ug__log_process_info(void)
 	lg.pid_ns = stat("/proc/self/ns/pid", &st) == 0 ? st.st_ino : 0;
 }
 
-/* ---- the fd -------------------------------------------------------------- */
+/* ---- the fd ----------------------------------------------------------------
+ * Writers never lock.  A writer counts itself in users[phase & 1], loads
+ * the fd, writes, and leaves.  A mover (rotation, or a dup2 over our
+ * number) publishes the new fd, then flips the phase twice, each time
+ * waiting for the other half's writers to leave, before it closes the old
+ * fd: no writer can still be using the old number when the host gets it.
+ * Movers are serialised by a flag; rotation only ever tries it.
+ */
+static atomic_flag moving = ATOMIC_FLAG_INIT;
+static _Atomic unsigned phase, users[2];
+static UG_TLS int in_emit; /* this thread is inside emit (signal nesting) */
+
+/* Waits for the writers that may hold the current fd.  Bounded when this
+ * thread itself is one of them (a signal handler that interrupted emit):
+ * it cannot leave until we return. */
+static void drain(void)
+{
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		unsigned p = atomic_fetch_add(&phase, 1) & 1;
+		long spins = in_emit ? 100000 : -1;
+
+		while (atomic_load(&users[p]) != 0 && spins-- != 0)
+			sched_yield();
+	}
+}
+
+static void publish(int fd)
+{
+	atomic_store(&lg.fd, fd);
+	ug__st.log_fd = fd;
+}
 
 /* A log fd lives high, away from the fds daemons close or dup2 over. */
 static int park(int fd)
@@ -202,44 +234,44 @@ static int park(int fd)
 	return nfd;
 }
 
-/* Opens the log file safely: no symlink at the name, a regular file only,
- * never a FIFO (O_NONBLOCK keeps the open from hanging on one). */
-static int open_file(const char *path, char *err, size_t errlen)
+/* Opens the log file safely: no symlink at the name (O_NOFOLLOW), a regular
+ * file only, never a FIFO or device (O_NONBLOCK keeps the open from hanging
+ * on one).  Returns the fd or -errno (-EINVAL: not a regular file).
+ * Async-signal-safe (rotation calls it from emit). */
+static int open_file(const char *path)
 {
 	struct stat st;
-	int fd;
+	int fd, e;
 
 	fd = real_openat(AT_FDCWD, path,
 			 O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
 				 O_NONBLOCK | O_NOCTTY,
 			 0640);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open log %s: %s%s", path,
-			 strerror(errno),
-			 errno == ELOOP ? " (a symlink: refused)" : "");
+	if (fd < 0)
 		return -errno;
-	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "log %s is not a regular file: refused",
-			 path);
+		e = S_ISREG(st.st_mode) ? errno : EINVAL;
 		real_close(fd);
-		return -EINVAL;
+		return -e;
 	}
-	/* back to blocking writes for a regular file */
-	real_fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+	/* back to plain writes for a regular file */
+	real_fcntl(fd, F_SETFL, O_APPEND);
 	return park(fd);
 }
 
-static int open_syslog(void)
+static int open_syslog(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd, e;
 
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	strcpy(sa.sun_path, "/dev/log");
+	strcpy(sa.sun_path, path);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+		e = errno;
 		real_close(fd);
 		return -e;
 	}
@@ -248,9 +280,17 @@ static int open_syslog(void)
 
 int ug__log_open(const char *spec, char *err, size_t errlen)
 {
+	struct stat st;
 	int fd;
 
 	err[0] = '\0';
+	/* stderr as it was at start: the exit message goes there only if the
+	 * host has not put something else on fd 2 since */
+	if (fstat(2, &st) == 0) {
+		lg.err_dev = st.st_dev;
+		lg.err_ino = st.st_ino;
+		lg.err_ok = true;
+	}
 	if (!spec || strcmp(spec, "stderr") == 0) {
 		lg.kind = LOG_STDERR;
 		/* a copy: coreutils close fd 2 before our destructor runs */
@@ -260,26 +300,33 @@ int ug__log_open(const char *spec, char *err, size_t errlen)
 			return 0;
 		}
 		fd = park(fd);
-	} else if (strcmp(spec, "syslog") == 0) {
+	} else if (strcmp(spec, "syslog") == 0 ||
+		   strncmp(spec, "syslog:", 7) == 0) {
+		/* "syslog:/path" names another datagram socket than /dev/log */
 		lg.kind = LOG_SYSLOG;
-		fd = open_syslog();
+		snprintf(lg.path, sizeof(lg.path), "%s",
+			 spec[6] == ':' ? spec + 7 : UG_SYSLOG_PATH);
+		fd = open_syslog(lg.path);
 		if (fd < 0) {
-			snprintf(err, errlen, "cannot reach syslog at /dev/log: %s",
-				 strerror(-fd));
+			snprintf(err, errlen, "cannot reach syslog at %s: %s",
+				 lg.path, strerror(-fd));
 			lg.kind = LOG_NONE;
 			return fd;
 		}
 	} else {
 		lg.kind = LOG_FILE;
-		strncpy(lg.path, spec, sizeof(lg.path) - 1);
-		fd = open_file(spec, err, errlen);
+		snprintf(lg.path, sizeof(lg.path), "%s", spec);
+		fd = open_file(spec);
 		if (fd < 0) {
+			snprintf(err, errlen, "cannot open log %s: %s", spec,
+				 fd == -ELOOP ? "it is a symlink (refused)"
+				 : fd == -EINVAL ? "not a regular file (refused)"
+				 : strerror(-fd));
 			lg.kind = LOG_NONE;
 			return fd;
 		}
 	}
-	atomic_store(&lg.fd, fd);
-	ug__st.log_fd = fd;
+	publish(fd);
 	return 0;
 }
 
@@ -291,49 +338,81 @@ bool ug__log_is_fd(int fd)
 void ug__log_evacuate(int fd)
 {
 	int nfd;
+	long spins = in_emit ? 100000 : -1;
+	bool owned;
 
-	pthread_rwlock_wrlock(&lg.rw);
+	while (!(owned = !atomic_flag_test_and_set(&moving)) && spins-- != 0)
+		sched_yield();
 	if (fd == atomic_load(&lg.fd)) {
 		nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
 		if (nfd >= 0) {
-			atomic_store(&lg.fd, nfd);
-			ug__st.log_fd = nfd;
+			publish(nfd);
+			drain();
 			real_close(fd);
 		}
 	}
-	pthread_rwlock_unlock(&lg.rw);
+	if (owned)
+		atomic_flag_clear(&moving);
 }
 
-/* Follows rotation: a renamed or deleted log path gets a new file. */
+/* Follows rotation: when the path no longer names the file we hold
+ * (renamed or deleted by logrotate), open a new one there.  Copytruncate
+ * needs nothing: O_APPEND writes land at the new end.  Never waits on
+ * another mover; skipped inside a nested (signal) emit. */
 static void follow_rotation(void)
 {
 	struct stat a, b;
-	char err[256];
 	int fd, old;
 
-	if (lg.kind != LOG_FILE)
+	if (lg.kind != LOG_FILE || in_emit)
 		return;
 	old = atomic_load(&lg.fd);
 	if (old >= 0 && stat(lg.path, &a) == 0 && fstat(old, &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return;
-	pthread_rwlock_wrlock(&lg.rw);
+	if (atomic_flag_test_and_set(&moving))
+		return; /* someone else is moving it: write where it is */
 	if (atomic_load(&lg.fd) == old) {
-		fd = open_file(lg.path, err, sizeof(err));
+		fd = open_file(lg.path);
 		if (fd >= 0) {
-			atomic_store(&lg.fd, fd);
-			ug__st.log_fd = fd;
-			if (old >= 0)
+			publish(fd);
+			if (old >= 0) {
+				drain();
 				real_close(old);
+			}
 		}
 	}
-	pthread_rwlock_unlock(&lg.rw);
+	atomic_flag_clear(&moving);
+}
+
+/* Syslog: a restarted daemon leaves our socket unconnected; reconnect. */
+static void reconnect_syslog(void)
+{
+	int fd, old;
+
+	if (atomic_flag_test_and_set(&moving))
+		return;
+	old = atomic_load(&lg.fd);
+	fd = open_syslog(lg.path);
+	if (fd >= 0) {
+		publish(fd);
+		if (old >= 0) {
+			drain();
+			real_close(old);
+		}
+	}
+	atomic_flag_clear(&moving);
 }
 
 void ug__log_atfork_child(void)
 {
-	pthread_rwlock_init(&lg.rw, NULL);
+	/* the other threads, and their place in users[], did not come along */
+	atomic_flag_clear(&moving);
+	atomic_store(&users[0], 0);
+	atomic_store(&users[1], 0);
 	atomic_store(&lg.seq, 0);
+	atomic_store(&lg.lost, 0);
+	atomic_store(&lg.lost_reported, 0);
 	ug__log_process_info();
 }
 
