@@ -169,11 +169,13 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		if (rtt)
 			ug__name_undo(rtt, &a);
 	} else {
+		if (rtt)
+			ug__name_done(rtt, &a);
 		if (kind == NM_RENAME && rf && rf != rtt) {
 			int64_t b = 0, f = 0;
 			name_weight(to, &fst, &b, &f);
-			ug__totals_add(&rf->tot->bytes, -b);
-			ug__totals_add(&rf->tot->files, -f);
+			ug__ctr_add(&rf->tot->bytes, -b);
+			ug__ctr_add(&rf->tot->files, -f);
 			ug__session_release(rf, sowner, b);
 		}
 		if (S_ISREG(fst.st_mode) && (kind == NM_RENAME || srcst))
@@ -334,9 +336,9 @@ static int unlink_common(int dirfd, const char *path, int flags,
 			ino->tmpfile = true;
 		pthread_mutex_unlock(&ug__lock);
 		name_weight(abs, &st, &bytes, &files);
-		ug__totals_add(&rt->tot->files, -files);
+		ug__ctr_add(&rt->tot->files, -files);
 		if (!ino) {
-			ug__totals_add(&rt->tot->bytes, -bytes);
+			ug__ctr_add(&rt->tot->bytes, -bytes);
 			ug__session_release(rt, owner, bytes);
 		}
 	}

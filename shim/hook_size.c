@@ -61,9 +61,9 @@ static int size_guarded(struct size_op *s)
 	/* Rare call: resync the tracked size with the disk first. */
 	size = atomic_load(&d->ino->size);
 	if (fstat(s->fd, &st) == 0) {
-		ug__totals_add(&d->ino->root->tot->bytes,
-			       st.st_size - atomic_exchange(&d->ino->size,
-							    st.st_size));
+		ug__ctr_add(&d->ino->root->tot->bytes,
+			    st.st_size - atomic_exchange(&d->ino->size,
+							 st.st_size));
 		size = st.st_size;
 	}
 	end = s->kind == SZ_FTRUNCATE ? s->len : s->off + s->len;

@@ -63,13 +63,13 @@ static void reserve_total(struct ug_rootrt *rt, int64_t growth,
 	uint64_t cap = rt->cfg->max_total;
 	int64_t got;
 
-	a->total_before = atomic_load_explicit(&t->bytes, memory_order_relaxed);
-	got = ug__totals_reserve(&t->bytes, growth, cap);
+	a->total_before = ug__ctr_get(&t->bytes);
+	got = ug__ctr_reserve(&t->bytes, growth, cap);
 	if (got < growth && cap != UG_UNLIMITED) {
 		/* At the boundary: measure the subtree before saying no. */
-		ug__totals_add(&t->bytes, -got);
+		ug__ctr_done(&t->bytes, got, 0);
 		ug__totals_rescan(rt, UG_RESCAN_MIN_NS);
-		got = ug__totals_reserve(&t->bytes, growth, cap);
+		got = ug__ctr_reserve(&t->bytes, growth, cap);
 	}
 	a->reserved = got;
 }
@@ -86,21 +86,18 @@ static int64_t reserve_session(struct ug_inode *ino, int64_t growth,
 	a->sess_ctr = ug__totals_session(ino->root->tot, ino->owner);
 	if (!a->sess_ctr)
 		return growth; /* table full: not counted (said in the README) */
-	a->sess_reserved =
-		ug__totals_reserve(a->sess_ctr, growth, r->max_session);
+	a->sess_reserved = ug__ctr_reserve(a->sess_ctr, growth, r->max_session);
 	return a->sess_reserved;
 }
 
-/* Trims both reservations to what `growth` needs. */
+/* Trims (or, in log mode, grows) both reservations to `growth`. */
 static void keep_reserved(struct ug_rootrt *rt, int64_t growth,
 			  struct ug_admit *a)
 {
-	if (a->reserved != growth) {
-		ug__totals_add(&rt->tot->bytes, growth - a->reserved);
-		a->reserved = growth;
-	}
-	if (a->sess_ctr && a->sess_reserved != growth) {
-		ug__totals_add(a->sess_ctr, growth - a->sess_reserved);
+	ug__ctr_resize(&rt->tot->bytes, growth - a->reserved);
+	a->reserved = growth;
+	if (a->sess_ctr) {
+		ug__ctr_resize(a->sess_ctr, growth - a->sess_reserved);
 		a->sess_reserved = growth;
 	}
 }
@@ -195,7 +192,9 @@ void ug__commit(struct ug_desc *d, uint64_t pos, int64_t done,
 			grew = end - cur;
 		d->written += (uint64_t)done;
 	}
-	keep_reserved(ino->root, grew, a);
+	ug__ctr_done(&ino->root->tot->bytes, a->reserved, grew);
+	ug__ctr_done(a->sess_ctr, a->sess_reserved, grew);
+	a->reserved = a->sess_reserved = 0;
 }
 
 void ug__shrunk(struct ug_inode *ino, int64_t len)
@@ -205,11 +204,8 @@ void ug__shrunk(struct ug_inode *ino, int64_t len)
 	while (len < cur && !atomic_compare_exchange_weak(&ino->size, &cur, len))
 		;
 	if (len < cur) {
-		ug__totals_add(&ino->root->tot->bytes, len - cur);
-		if (ino->root->cfg->max_session != UG_UNLIMITED)
-			ug__totals_add(ug__totals_session(ino->root->tot,
-							  ino->owner),
-				       len - cur);
+		ug__ctr_add(&ino->root->tot->bytes, len - cur);
+		ug__session_release(ino->root, ino->owner, cur - len);
 	}
 }
 
@@ -299,7 +295,7 @@ static bool violation(struct ug_event *ev, const struct ug_admit *a,
 	ev->size_before = a->size_before;
 	ev->size_after = -1;
 	ev->total_before = a->total_before;
-	ev->total_after = atomic_load(&rt->tot->bytes);
+	ev->total_after = ug__ctr_get(&rt->tot->bytes);
 	ev->root = rt;
 	if (b) {
 		ev->session = b->digest;
@@ -415,15 +411,17 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 		a.want = 1;
 		a.mode = rt->mode;
 		a.size_before = size;
-		a.total_before = atomic_load(&rt->tot->files);
-		if (!ug__totals_reserve(&rt->tot->files, 1, rt->cfg->max_files) &&
-		    !(ug__totals_rescan(rt, UG_RESCAN_MIN_NS) &&
-		      ug__totals_reserve(&rt->tot->files, 1,
-					 rt->cfg->max_files))) {
+		a.total_before = ug__ctr_get(&rt->tot->files);
+		/* the file exists already: a reservation that is done at once */
+		if (ug__ctr_reserve(&rt->tot->files, 1, rt->cfg->max_files) ||
+		    (ug__totals_rescan(rt, UG_RESCAN_MIN_NS) &&
+		     ug__ctr_reserve(&rt->tot->files, 1, rt->cfg->max_files))) {
+			ug__ctr_done(&rt->tot->files, 1, 1);
+		} else {
 			a.rule = UG_RULE_MAX_FILES;
 			a.limit = rt->cfg->max_files;
 			if (a.mode == UG_MODE_LOG) {
-				ug__totals_add(&rt->tot->files, 1);
+				ug__ctr_add(&rt->tot->files, 1);
 				a.allowed = 1;
 				ug__report(&a, d, op, fd, -1, fd, 0);
 			} else {
@@ -454,7 +452,7 @@ void ug__policy_closed(struct ug_desc *d)
 		ev.size_after = atomic_load(&ino->size);
 		ev.size_before = -1;
 		ev.total_before = -1;
-		ev.total_after = atomic_load(&ino->root->tot->bytes);
+		ev.total_after = ug__ctr_get(&ino->root->tot->bytes);
 		ev.root = ino->root;
 		ev.dev = ino->dev;
 		ev.ino = ino->ino;
@@ -467,7 +465,7 @@ void ug__policy_closed(struct ug_desc *d)
 	if (ino->tmpfile && ino->refs == 1) {
 		int64_t size = atomic_exchange(&ino->size, 0);
 
-		ug__totals_add(&ino->root->tot->bytes, -size);
+		ug__ctr_add(&ino->root->tot->bytes, -size);
 		ug__session_release(ino->root, ino->owner, size);
 	}
 }
@@ -503,15 +501,15 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 {
 	const struct ug_root *r = rt->cfg;
 	const struct ug_binding *b = ug__session_cur();
-	int64_t nb = bytes - dst_bytes, nf = files - dst_files, held_f = 0;
-	_Atomic int64_t *fc = &rt->tot->files;
+	int64_t nb = bytes - dst_bytes, nf = files - dst_files;
+	struct ug_ctr *fc = &rt->tot->files;
 
 	memset(a, 0, sizeof(*a));
 	a->want = (uint64_t)bytes;
 	a->allowed = (uint64_t)bytes;
 	a->mode = rt->mode;
 	a->size_before = -1;
-	a->total_before = atomic_load(&rt->tot->bytes);
+	a->total_before = ug__ctr_get(&rt->tot->bytes);
 	if (b && owner && owner[0] && strcmp(owner, b->digest) != 0) {
 		a->cross = true;
 		a->mode = ug__st.cfg.cross;
@@ -526,15 +524,13 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		a->limit = r->max_file;
 	}
 	if (!a->rule && nf > 0) {
-		held_f = ug__totals_reserve(fc, nf, r->max_files);
-		if (held_f < nf) {
-			ug__totals_add(fc, -held_f);
+		a->held_files = ug__ctr_reserve(fc, nf, r->max_files);
+		if (a->held_files < nf) {
+			ug__ctr_done(fc, a->held_files, 0);
 			ug__totals_rescan(rt, UG_RESCAN_MIN_NS);
-			held_f = ug__totals_reserve(fc, nf, r->max_files);
+			a->held_files = ug__ctr_reserve(fc, nf, r->max_files);
 		}
-		if (held_f < nf) {
-			ug__totals_add(fc, -held_f);
-			held_f = 0;
+		if (a->held_files < nf) {
 			a->rule = UG_RULE_MAX_FILES;
 			a->limit = r->max_files;
 		}
@@ -542,9 +538,6 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 	if (!a->rule && nb > 0) {
 		reserve_total(rt, nb, a);
 		if (a->reserved < nb) {
-			ug__totals_add(&rt->tot->bytes, -a->reserved);
-			ug__totals_add(fc, -held_f);
-			a->reserved = held_f = 0;
 			a->rule = UG_RULE_MAX_TOTAL;
 			a->limit = r->max_total;
 		}
@@ -553,44 +546,52 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		a->sess_ctr = ug__totals_session(rt->tot, src_owner);
 	if (!a->rule && a->sess_ctr && bytes > 0) {
 		a->sess_reserved =
-			ug__totals_reserve(a->sess_ctr, bytes, r->max_session);
+			ug__ctr_reserve(a->sess_ctr, bytes, r->max_session);
 		if (a->sess_reserved < bytes) {
-			ug__totals_add(a->sess_ctr, -a->sess_reserved);
-			ug__totals_add(&rt->tot->bytes, -a->reserved);
-			ug__totals_add(fc, -held_f);
-			a->reserved = held_f = a->sess_reserved = 0;
 			a->rule = UG_RULE_MAX_SESSION;
 			a->limit = r->max_session;
 		}
 	}
 	if (a->rule && a->mode != UG_MODE_LOG) {
+		ug__name_undo(rt, a); /* nothing stays held */
 		a->allowed = 0;
 		a->err = ug__rule_errno(a->rule);
-		return false; /* nothing held */
+		return false;
 	}
-	/* going ahead: the counters take the whole change */
-	ug__totals_add(&rt->tot->bytes, nb - a->reserved);
-	ug__totals_add(fc, nf - held_f);
-	ug__totals_add(a->sess_ctr, bytes - a->sess_reserved);
+	/* going ahead (or log mode): hold the whole change until it is done */
+	ug__ctr_resize(&rt->tot->bytes, nb - a->reserved);
+	ug__ctr_resize(fc, nf - a->held_files);
+	ug__ctr_resize(a->sess_ctr, bytes - a->sess_reserved);
 	a->reserved = nb;
 	a->held_files = nf;
-	a->sess_reserved = bytes;
+	a->sess_reserved = a->sess_ctr ? bytes : 0;
 	return true;
+}
+
+static void name_finish(struct ug_rootrt *rt, struct ug_admit *a, bool done)
+{
+	ug__ctr_done(&rt->tot->bytes, a->reserved, done ? a->reserved : 0);
+	ug__ctr_done(&rt->tot->files, a->held_files, done ? a->held_files : 0);
+	ug__ctr_done(a->sess_ctr, a->sess_reserved,
+		     done ? a->sess_reserved : 0);
+	a->reserved = a->held_files = a->sess_reserved = 0;
 }
 
 void ug__name_undo(struct ug_rootrt *rt, struct ug_admit *a)
 {
-	ug__totals_add(&rt->tot->bytes, -a->reserved);
-	ug__totals_add(&rt->tot->files, -a->held_files);
-	ug__totals_add(a->sess_ctr, -a->sess_reserved);
-	a->reserved = a->held_files = a->sess_reserved = 0;
+	name_finish(rt, a, false);
+}
+
+void ug__name_done(struct ug_rootrt *rt, struct ug_admit *a)
+{
+	name_finish(rt, a, true);
 }
 
 void ug__session_release(struct ug_rootrt *rt, const char *owner,
 			 int64_t bytes)
 {
 	if (rt->cfg->max_session != UG_UNLIMITED && owner && owner[0])
-		ug__totals_add(ug__totals_session(rt->tot, owner), -bytes);
+		ug__ctr_add(ug__totals_session(rt->tot, owner), -bytes);
 }
 
 void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,

@@ -9,6 +9,7 @@
 #include "caps.h"
 #include "event.h"
 #include "guard.h"
+#include "totals.h"
 
 /* The outcome of admitting a growth [pos, pos+n) of a guarded file. */
 struct ug_admit {
@@ -20,7 +21,7 @@ struct ug_admit {
 	enum ug_mode mode;   /* what the violation does */
 	int64_t reserved;    /* bytes reserved in the root total */
 	int64_t held_files;  /* files reserved (name operations) */
-	_Atomic int64_t *sess_ctr; /* the owner's session bytes, or NULL */
+	struct ug_ctr *sess_ctr; /* the owner's session bytes, or NULL */
 	int64_t sess_reserved;
 	int64_t size_before, total_before;
 	bool cross;          /* cross-session write (sessions) */
@@ -78,8 +79,10 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 /* A file of `owner` left rt (unlink, moved out): its session's bytes. */
 void ug__session_release(struct ug_rootrt *rt, const char *owner,
 			 int64_t bytes);
-/* Undoes the reservations of a name admission whose real call failed. */
+/* Ends a name admission's reservations: the real call failed (undo) or
+ * succeeded (done). */
 void ug__name_undo(struct ug_rootrt *rt, struct ug_admit *a);
+void ug__name_done(struct ug_rootrt *rt, struct ug_admit *a);
 void ug__name_report(const struct ug_admit *a, struct ug_rootrt *rt,
 		     const char *op, const char *path, const struct stat *st,
 		     const char *owner, int64_t ret, int err);

@@ -25,9 +25,9 @@ int64_t ug__now_ns(int clock)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap)
+int64_t ug__ctr_reserve(struct ug_ctr *c, int64_t want, uint64_t cap)
 {
-	int64_t cur = atomic_load_explicit(ctr, memory_order_relaxed);
+	int64_t cur = atomic_load_explicit(&c->val, memory_order_relaxed);
 	int64_t got;
 
 	if (want <= 0)
@@ -42,14 +42,36 @@ int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap)
 		if (got == 0)
 			return 0;
 	} while (!atomic_compare_exchange_weak_explicit(
-		ctr, &cur, cur + got, memory_order_acq_rel, memory_order_relaxed));
+		&c->val, &cur, cur + got, memory_order_acq_rel,
+		memory_order_relaxed));
+	atomic_fetch_add_explicit(&c->pending, got, memory_order_acq_rel);
 	return got;
 }
 
-void ug__totals_add(_Atomic int64_t *ctr, int64_t delta)
+void ug__ctr_resize(struct ug_ctr *c, int64_t delta)
 {
-	if (delta && ctr)
-		atomic_fetch_add_explicit(ctr, delta, memory_order_acq_rel);
+	if (!c || !delta)
+		return;
+	atomic_fetch_add_explicit(&c->val, delta, memory_order_acq_rel);
+	atomic_fetch_add_explicit(&c->pending, delta, memory_order_acq_rel);
+}
+
+void ug__ctr_done(struct ug_ctr *c, int64_t held, int64_t used)
+{
+	if (!c)
+		return;
+	if (used != held)
+		atomic_fetch_add_explicit(&c->val, used - held,
+					  memory_order_acq_rel);
+	if (held)
+		atomic_fetch_sub_explicit(&c->pending, held,
+					  memory_order_acq_rel);
+}
+
+void ug__ctr_add(struct ug_ctr *c, int64_t delta)
+{
+	if (c && delta)
+		atomic_fetch_add_explicit(&c->val, delta, memory_order_acq_rel);
 }
 
 static uint64_t digest_key(const char *d)
@@ -64,7 +86,7 @@ static uint64_t digest_key(const char *d)
 	return k ? k : 1;
 }
 
-_Atomic int64_t *ug__totals_session(struct ug_totals *t, const char *digest)
+struct ug_ctr *ug__totals_session(struct ug_totals *t, const char *digest)
 {
 	uint64_t key, cur;
 	unsigned i, n;
@@ -127,12 +149,13 @@ static int scan_one(const char *p, const struct stat *st, int type,
 	scan_files++;
 	if (scan_rt && scan_sess) {
 		char owner[17];
-		_Atomic int64_t *c;
+		struct ug_ctr *c;
 
 		if (ug__owner_of_path((struct ug_rootrt *)scan_rt, p, owner) &&
 		    (c = ug__totals_session(scan_rt->tot, owner)))
-			scan_sess[c - &scan_rt->tot->sess[0].bytes] +=
-				st->st_size;
+			scan_sess[(struct ug_sess_slot *)((char *)c -
+				  offsetof(struct ug_sess_slot, bytes)) -
+				  scan_rt->tot->sess] += st->st_size;
 	}
 	return 0;
 }
@@ -161,30 +184,45 @@ int ug__measure_tree(const char *path, int64_t *bytes, int64_t *files)
 	return scan_tree(path, bytes, files);
 }
 
-/* Sets a counter to measured + whatever others reserved while we measured. */
-static void settle(_Atomic int64_t *ctr, int64_t before, int64_t measured)
-{
-	int64_t cur = atomic_load(ctr);
+/* A counter's state when a scan starts. */
+struct snap {
+	int64_t val, pending;
+};
 
-	while (!atomic_compare_exchange_weak(ctr, &cur,
-					     measured + (cur - before)))
+static struct snap snap_of(struct ug_ctr *c)
+{
+	struct snap sn = {atomic_load(&c->val), atomic_load(&c->pending)};
+
+	return sn;
+}
+
+/* Sets a counter to what the scan measured, plus the reservations in
+ * flight when it started (their bytes may not have been on disk yet), plus
+ * every change made while it ran.  Transiently high, never low. */
+static void settle(struct ug_ctr *c, struct snap before, int64_t measured)
+{
+	int64_t cur = atomic_load(&c->val);
+
+	while (!atomic_compare_exchange_weak(
+		&c->val, &cur, measured + before.pending + (cur - before.val)))
 		;
 }
 
 static void measure(struct ug_rootrt *rt)
 {
 	struct ug_totals *t = rt->tot;
-	int64_t b0 = atomic_load(&t->bytes), f0 = atomic_load(&t->files);
-	int64_t bytes = 0, files = 0, *s0 = NULL;
+	struct snap b0 = snap_of(&t->bytes), f0 = snap_of(&t->files);
+	struct snap *s0 = NULL;
+	int64_t bytes = 0, files = 0, *sm = NULL;
 	int i;
 
 	if (rt->cfg->max_session != UG_UNLIMITED) {
-		/* slot-wise: before[] | measured[] */
-		s0 = calloc(2 * UG_SESS_SLOTS, sizeof(*s0));
+		s0 = calloc(UG_SESS_SLOTS, sizeof(*s0));
+		sm = calloc(UG_SESS_SLOTS, sizeof(*sm));
 		for (i = 0; s0 && i < UG_SESS_SLOTS; i++)
-			s0[i] = atomic_load(&t->sess[i].bytes);
+			s0[i] = snap_of(&t->sess[i].bytes);
 		scan_rt = rt;
-		scan_sess = s0 ? s0 + UG_SESS_SLOTS : NULL;
+		scan_sess = s0 && sm ? sm : NULL;
 	}
 	if (scan_tree(rt->real, &bytes, &files) < 0)
 		bytes = files = 0; /* root missing: empty */
@@ -192,11 +230,11 @@ static void measure(struct ug_rootrt *rt)
 	scan_sess = NULL;
 	settle(&t->bytes, b0, bytes);
 	settle(&t->files, f0, files);
-	if (s0) {
+	if (s0 && sm)
 		for (i = 0; i < UG_SESS_SLOTS; i++)
-			settle(&t->sess[i].bytes, s0[i], s0[UG_SESS_SLOTS + i]);
-		free(s0);
-	}
+			settle(&t->sess[i].bytes, s0[i], sm[i]);
+	free(s0);
+	free(sm);
 	atomic_store(&t->scanned_ns, ug__now_ns(CLOCK_BOOTTIME));
 	atomic_fetch_add(&t->scans, 1);
 }
@@ -287,6 +325,26 @@ static bool valid_segment(int fd, const struct ug_rootrt *rt, uid_t owner)
 	return st.st_uid == 0 || st.st_uid == geteuid() || st.st_uid == owner;
 }
 
+/* Takes the shared lock once the creator has sized the segment: between
+ * its O_EXCL create and its exclusive lock there is a moment when the file
+ * is empty.  Gives up after about a second (a creator that died). */
+static int wait_created(int fd)
+{
+	struct timespec ms = {0, 1000000};
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (real_flock(fd, LOCK_SH) < 0)
+			return -1;
+		if (fstat(fd, &st) < 0 || st.st_size != 0)
+			return 0; /* sized (valid_segment judges it): LOCK_SH */
+		real_flock(fd, LOCK_UN);
+		nanosleep(&ms, NULL);
+	}
+	return -1;
+}
+
 int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 {
 	char name[64];
@@ -313,15 +371,13 @@ int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 			goto out_private;
 	} else if (errno == EEXIST) {
 		fd = real_openat(AT_FDCWD, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || !valid_segment(fd, rt, owner)) {
+		if (fd < 0 || wait_created(fd) < 0 || !valid_segment(fd, rt, owner)) {
 			snprintf(err, errlen,
-				 "%s is not ours (owner or mode): totals for %s "
-				 "are per process",
+				 "%s is not ours (owner, mode or size): totals "
+				 "for %s are per process",
 				 name, rt->real);
 			goto out_private;
 		}
-		if (real_flock(fd, LOCK_SH) < 0)
-			goto out_private;
 	} else {
 		snprintf(err, errlen, "cannot create %s (%s): totals for %s are "
 			 "per process", name, strerror(errno), rt->real);

@@ -15,13 +15,22 @@
 #define UG_TOTALS_MAGIC 0x55475431u /* "UGT1" */
 #define UG_TOTALS_VERSION 1
 
+/* A shared counter.  `val` is what the subtree holds as far as we know,
+ * including reservations of calls still in flight; `pending` is the sum of
+ * those reservations, so that a rescan, which only sees the disk, keeps
+ * them (dropping one would let the subtree pass its cap). */
+struct ug_ctr {
+	_Atomic int64_t val;
+	_Atomic int64_t pending;
+};
+
 /* Per-session bytes in the subtree (max_session): an open-addressing
  * table keyed by the session digest, slots claimed with a CAS. */
 #define UG_SESS_SLOTS 1024
 
 struct ug_sess_slot {
 	_Atomic uint64_t key; /* digest as a number; 0: free */
-	_Atomic int64_t bytes;
+	struct ug_ctr bytes;
 };
 
 struct ug_totals {
@@ -30,8 +39,8 @@ struct ug_totals {
 	uint64_t size;        /* sizeof(struct ug_totals) */
 	uint64_t dev, ino;    /* of the root directory when created */
 	char root[512];       /* its path, for tools that clean up */
-	_Atomic int64_t bytes;
-	_Atomic int64_t files;
+	struct ug_ctr bytes;
+	struct ug_ctr files;
 	_Atomic int64_t scanned_ns; /* CLOCK_BOOTTIME of the last scan */
 	_Atomic uint64_t scans;
 	struct ug_sess_slot sess[UG_SESS_SLOTS];
@@ -43,14 +52,22 @@ struct ug_rootrt;
  * to process-private totals with a message in err.  Constructor only. */
 int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen);
 
-/* Reserves up to want bytes (or files) under cap; returns what it got. */
-int64_t ug__totals_reserve(_Atomic int64_t *ctr, int64_t want, uint64_t cap);
+/* Reserves up to want under cap for a call in flight; returns what it got
+ * (0 for want <= 0).  Every reservation ends with ug__ctr_done. */
+int64_t ug__ctr_reserve(struct ug_ctr *c, int64_t want, uint64_t cap);
+/* Grows or trims a reservation in flight by delta (no cap). */
+void ug__ctr_resize(struct ug_ctr *c, int64_t delta);
+/* The call is over: the `held` it reserved became `used`. */
+void ug__ctr_done(struct ug_ctr *c, int64_t held, int64_t used);
+/* A change nobody reserved: a delete, a shrink, a resync. */
+void ug__ctr_add(struct ug_ctr *c, int64_t delta);
+static inline int64_t ug__ctr_get(struct ug_ctr *c)
+{
+	return atomic_load_explicit(&c->val, memory_order_relaxed);
+}
 /* The bytes counter of session `digest` (16 hex digits) in t, claiming a
  * slot for a new one; NULL for no digest or a full table. */
-_Atomic int64_t *ug__totals_session(struct ug_totals *t, const char *digest);
-
-/* Adds delta (may be negative) to a counter. */
-void ug__totals_add(_Atomic int64_t *ctr, int64_t delta);
+struct ug_ctr *ug__totals_session(struct ug_totals *t, const char *digest);
 
 /* Re-measures the subtree if the last scan is older than min_age_ns; true
  * when a scan ran (by us or by another process meanwhile). */
