@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -92,6 +93,28 @@ static void moved(const struct stat *st, struct ug_rootrt *to)
 	pthread_mutex_unlock(&ug__lock);
 	if (!ino && to)
 		ug__fd_forget_plain();
+}
+
+/* A file that arrives under a name in a subtree (PHP's move_uploaded_file,
+ * nginx's body temp file renamed into place) is owned, like a created one,
+ * by the session bound to the thread that brings it; an owner it already
+ * has stays (XATTR_CREATE).  Called with errno saved by the caller. */
+static void claim_owner(struct ug_rootrt *rt, const char *abs,
+			const struct stat *st)
+{
+	const struct ug_binding *b = ug__session_cur();
+	struct ug_inode *ino;
+
+	if (!b || rt->cfg->owner || !S_ISREG(st->st_mode))
+		return;
+	if (lsetxattr(abs, "user.uploadguard.owner", b->digest, 16,
+		      XATTR_CREATE) < 0)
+		return;
+	pthread_mutex_lock(&ug__lock);
+	ino = ug__inode_find(st->st_dev, st->st_ino);
+	if (ino && !ino->owner[0])
+		memcpy(ino->owner, b->digest, sizeof(b->digest));
+	pthread_mutex_unlock(&ug__lock);
 }
 
 enum { NM_RENAME, NM_LINK };
@@ -180,6 +203,8 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		}
 		if (S_ISREG(fst.st_mode) && (kind == NM_RENAME || srcst))
 			moved(&fst, rtt);
+		if (rtt)
+			claim_owner(rtt, to, &fst);
 	}
 	if (rtt)
 		ug__name_report(&a, rtt, op, to, &fst, owner, rc, err);

@@ -69,7 +69,10 @@ int ug__open_common(int k, int dirfd, const char *path, int flags,
 	    ug__depth)
 		return call_real(k, dirfd, path, flags, mode);
 	ug__depth++;
-	if ((flags & O_CREAT) && !(flags & O_EXCL) && ug__st.need_prestat)
+	/* Whether the call creates the file decides its owner (the bound
+	 * session) and max_files: look before opening. */
+	if ((flags & O_CREAT) && !(flags & O_EXCL) &&
+	    (ug__st.need_prestat || ug__session_cur()))
 		exists = fstatat(dirfd, path, &st, 0) == 0;
 	/* A thread serving a session must not truncate another session's
 	 * file: open without O_TRUNC, check, then truncate. */

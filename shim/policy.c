@@ -282,7 +282,7 @@ static bool violation(struct ug_event *ev, const struct ug_admit *a,
 	memset(ev, 0, sizeof(*ev));
 	ev->event = a->cross ? "cross_session" : "cap_exceeded";
 	ev->rule = a->cross ? UG_RULE_NONE : a->rule;
-	ev->verdict = ug__verdict(a->mode, a->allowed == a->want);
+	ev->verdict = ug__verdict(a->mode, !a->err && a->allowed == a->want);
 	ev->op = op;
 	ev->path = path;
 	ev->fd = -1;
