@@ -210,7 +210,7 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 	m->hi = hi;
 	m->base = first;
 	m->bias = info->dlpi_addr;
-	strncpy(m->path, name, sizeof(m->path) - 1);
+	memcpy(m->path, name, strnlen(name, sizeof(m->path) - 1));
 	build_id_of(info, m->build_id, sizeof(m->build_id));
 	dynsyms_of(info, m);
 	r->alive[n] = true;

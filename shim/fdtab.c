@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "path.h"
 #include "policy.h"
+#include "session.h"
 #include "table.h"
 
 _Atomic uintptr_t *ug__fds;
@@ -343,6 +344,14 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 	if ((oflags & O_ACCMODE) == O_RDONLY && !(oflags & O_TRUNC) &&
 	    !created) {
 		fd_put(fd, UG_FD_PLAIN);
+		return 0;
+	}
+	/* Nothing to decide at the open itself (no file count to keep, no
+	 * session to check or to own the file): classify at the first write
+	 * instead, so an open that never writes, and every open outside the
+	 * roots, costs one store here. */
+	if (!(created && ug__st.need_prestat) && !ug__session_cur()) {
+		fd_put(fd, UG_FD_UNKNOWN);
 		return 0;
 	}
 	if (fstat(fd, &st) < 0) {

@@ -1,11 +1,13 @@
 /*
  * The forensic log: event lines built in a fixed buffer and written with one
  * write() on an O_APPEND fd the host cannot close.  Thread-safe and
- * async-signal-safe (buffers from a lock-free pool, time formatted by hand,
- * no stdio); the only lock is a reader/writer lock that the dup2/close
- * hooks take for writing while they move the fd.
+ * async-signal-safe: buffers from a lock-free pool, time formatted by hand,
+ * no stdio, and no lock at all on the write path (see "the fd" below for
+ * how the fd is moved under concurrent writers).
  */
 #include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +22,26 @@
 #include "event.h"
 #include "guard.h"
 #include "json.h"
+#include "session.h"
 #include "totals.h"
+
+#define UG_SYSLOG_PATH "/dev/log"
 
 enum log_kind { LOG_NONE, LOG_FILE, LOG_STDERR, LOG_SYSLOG };
 
 static struct {
 	enum log_kind kind;
 	_Atomic int fd;
-	char path[4096];
-	pthread_rwlock_t rw;      /* write side: moving or reopening fd */
+	char path[4096];          /* log file, or syslog socket */
 	_Atomic uint64_t seq, lost, lost_reported;
+	/* fd 2 at start (for the exit message) */
+	dev_t err_dev;
+	ino_t err_ino;
+	bool err_ok;
 	/* process facts, read once (refreshed after fork) */
 	char comm[32], cmdline[256], hostname[128], container[80], cgroup[256];
 	uint64_t mnt_ns, pid_ns;
-	pid_t ppid;
-} lg = {.fd = -1, .rw = PTHREAD_RWLOCK_INITIALIZER};
+} lg = {.fd = -1};
 
 /* ---- small async-signal-safe helpers ------------------------------------- */
 
@@ -153,7 +160,6 @@ void ug__log_process_info(void)
 	ssize_t n;
 	char *nl;
 
-	lg.ppid = getppid();
 	if (read_small("/proc/self/comm", lg.comm, sizeof(lg.comm)) > 0 &&
 	    (nl = strchr(lg.comm, '\n')))
 		*nl = '\0';
@@ -453,27 +459,32 @@ static void buf_put(char *p, int slot)
 
 /* ---- the event -------------------------------------------------------------- */
 
-static const char *errno_name(int e)
+/* "EFBIG", or "E<n>" for a number glibc has no name for; out has 16 bytes. */
+static const char *errno_name(int e, char *out)
 {
-	switch (e) {
-	case 0: return NULL;
-	case EFBIG: return "EFBIG";
-	case EDQUOT: return "EDQUOT";
-	case EACCES: return "EACCES";
-	case EPERM: return "EPERM";
-	case ENOSPC: return "ENOSPC";
-	case EBADF: return "EBADF";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case ENOENT: return "ENOENT";
-	default: return "E?";
-	}
+	const char *n = strerrorname_np(e);
+	size_t l = 1;
+	int v = e < 0 ? -e : e;
+	char tmp[12];
+	int k = 0;
+
+	if (n)
+		return n;
+	out[0] = 'E';
+	do {
+		tmp[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && k < 11);
+	while (k)
+		out[l++] = tmp[--k];
+	out[l] = '\0';
+	return out;
 }
 
 static void put_process(struct ug_json *j)
 {
 	ug__json_i64(j, "pid", ug__st.pid);
-	ug__json_i64(j, "ppid", lg.ppid);
+	ug__json_i64(j, "ppid", getppid());
 	ug__json_i64(j, "tid", ug__gettid());
 	ug__json_str(j, "comm", lg.comm);
 	ug__json_str(j, "exe", ug__st.exe);
@@ -481,6 +492,7 @@ static void put_process(struct ug_json *j)
 	ug__json_u64(j, "uid", getuid());
 	ug__json_u64(j, "euid", geteuid());
 	ug__json_u64(j, "gid", getgid());
+	ug__json_u64(j, "egid", getegid());
 	ug__json_str(j, "hostname", lg.hostname);
 	ug__json_str(j, "container_id", lg.container);
 	ug__json_str(j, "cgroup", lg.cgroup);
@@ -508,6 +520,20 @@ static void put_caps(struct ug_json *j, const struct ug_rootrt *rt)
 	ug__json_end(j, '}');
 }
 
+static size_t put_hex(char *out, uintptr_t v)
+{
+	char hx[2 * sizeof(v)];
+	size_t k = 0, l = 0;
+
+	do {
+		hx[k++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	while (k)
+		out[l++] = hx[--k];
+	return l;
+}
+
 static void put_backtrace(struct ug_json *j)
 {
 	struct ug_frame f[UG_BT_MAX];
@@ -516,7 +542,6 @@ static void put_backtrace(struct ug_json *j)
 	if (!ug__json_arr_begin(j, "backtrace"))
 		return;
 	for (i = 0; i < n; i++) {
-		char sym[300];
 		if (!ug__json_obj_begin(j, NULL))
 			break;
 		ug__json_hex(j, "ip", f[i].ip);
@@ -524,23 +549,13 @@ static void put_backtrace(struct ug_json *j)
 		ug__json_hex(j, "offset", f[i].offset);
 		ug__json_str(j, "build_id", f[i].build_id);
 		if (f[i].symbol) {
-			size_t l = strlen(f[i].symbol);
-			if (l > 200)
-				l = 200;
+			char sym[300];
+			size_t l = strnlen(f[i].symbol, 256);
+
 			memcpy(sym, f[i].symbol, l);
 			memcpy(sym + l, "+0x", 3);
 			l += 3;
-			{
-				char hx[20];
-				int k = 0;
-				uintptr_t v = f[i].symoff;
-				do {
-					hx[k++] = "0123456789abcdef"[v & 15];
-					v >>= 4;
-				} while (v);
-				while (k)
-					sym[l++] = hx[--k];
-			}
+			l += put_hex(sym + l, f[i].symoff);
 			ug__json_strn(j, "symbol", sym, l);
 		}
 		ug__json_end(j, '}');
@@ -548,37 +563,85 @@ static void put_backtrace(struct ug_json *j)
 	ug__json_end(j, ']');
 }
 
-static void emit(const char *line, size_t len)
+/* Writes one line; true when all of it went out.  No lock: see "the fd". */
+static bool emit(const char *line, size_t len)
 {
-	ssize_t w;
-	int fd;
+	ssize_t w = -1;
+	unsigned p;
+	int fd, e = 0;
 
 	follow_rotation();
-	pthread_rwlock_rdlock(&lg.rw);
+	in_emit++;
+	p = atomic_load(&phase) & 1;
+	atomic_fetch_add(&users[p], 1);
 	fd = atomic_load(&lg.fd);
-	if (lg.kind == LOG_SYSLOG) {
-		char hdr[64];
+	if (fd >= 0 && lg.kind == LOG_SYSLOG) {
+		char hdr[40];
 		struct iovec iov[2];
-		int hl = snprintf(hdr, sizeof(hdr), "<12>uploadguard[%d]: ",
-				  (int)ug__st.pid);
+		size_t hl = sizeof("<12>uploadguard[") - 1;
+		int pid = (int)ug__st.pid, k = 0;
+		char tmp[12];
+
+		/* "<12>uploadguard[PID]: " by hand (user.warning) */
+		memcpy(hdr, "<12>uploadguard[", hl);
+		do {
+			tmp[k++] = (char)('0' + pid % 10);
+			pid /= 10;
+		} while (pid > 0 && k < 11);
+		while (k)
+			hdr[hl++] = tmp[--k];
+		memcpy(hdr + hl, "]: ", 3);
+		hl += 3;
 		iov[0].iov_base = hdr;
-		iov[0].iov_len = (size_t)hl;
+		iov[0].iov_len = hl;
 		iov[1].iov_base = (void *)line;
 		iov[1].iov_len = len - 1; /* no newline in a datagram */
 		w = real_writev(fd, iov, 2);
+		e = errno;
 		w = w == (ssize_t)(hl + len - 1) ? (ssize_t)len : -1;
-	} else {
-		w = fd >= 0 ? real_write(fd, line, len) : -1;
+	} else if (fd >= 0) {
+		w = real_write(fd, line, len);
 	}
-	pthread_rwlock_unlock(&lg.rw);
-	if (w != (ssize_t)len)
-		atomic_fetch_add(&lg.lost, 1);
+	atomic_fetch_sub(&users[p], 1);
+	in_emit--;
+	if (w < 0 && lg.kind == LOG_SYSLOG &&
+	    (e == ECONNREFUSED || e == ENOTCONN || e == ENOENT))
+		reconnect_syslog();
+	return w == (ssize_t)len;
+}
+
+/* Claims the lost events not yet reported; put back with unclaim_lost if
+ * the line that reports them is not written either. */
+static uint64_t claim_lost(void)
+{
+	uint64_t r = atomic_load(&lg.lost_reported), l;
+
+	do {
+		l = atomic_load(&lg.lost);
+		if (l <= r)
+			return 0;
+	} while (!atomic_compare_exchange_weak(&lg.lost_reported, &r, l));
+	return l - r;
+}
+
+static void unclaim_lost(uint64_t n)
+{
+	if (n)
+		atomic_fetch_sub(&lg.lost_reported, n);
+}
+
+static void put_int_or_null(struct ug_json *j, const char *key, int64_t v)
+{
+	if (v >= 0)
+		ug__json_i64(j, key, v);
+	else
+		ug__json_null(j, key);
 }
 
 void ug__log_event(const struct ug_event *ev)
 {
 	struct ug_json j;
-	char ts[32];
+	char ts[32], red[PATH_MAX], en[16];
 	int slot;
 	char *buf;
 	uint64_t lost;
@@ -587,6 +650,7 @@ void ug__log_event(const struct ug_event *ev)
 
 	if (lg.kind == LOG_NONE) {
 		atomic_fetch_add(&lg.lost, 1);
+		UG_ERRNO_RESTORE;
 		return;
 	}
 	buf = buf_get(&slot);
@@ -602,72 +666,87 @@ void ug__log_event(const struct ug_event *ev)
 	ug__json_str(&j, "time", ts);
 	ug__json_i64(&j, "mono_ns", ug__now_ns(CLOCK_MONOTONIC));
 	ug__json_str(&j, "event", ev->event);
-	if (ev->rule)
-		ug__json_str(&j, "rule", ug__rule_name(ev->rule));
-	if (ev->verdict)
-		ug__json_str(&j, "verdict", ev->verdict);
-	if (ev->op)
-		ug__json_str(&j, "op", ev->op);
-	if (ev->path)
-		ug__json_str(&j, "path", ev->path);
-	if (ev->fd >= 0)
-		ug__json_i64(&j, "fd", ev->fd);
-	if (ev->offset >= 0)
-		ug__json_i64(&j, "offset", ev->offset);
+	ug__json_str(&j, "rule", ev->rule ? ug__rule_name(ev->rule) : NULL);
+	ug__json_str(&j, "verdict", ev->verdict);
+	ug__json_str(&j, "op", ev->op);
+	/* session ids are secrets, even inside a path */
+	ug__json_str(&j, "path", ev->path ? ug__session_redact(ev->root, ev->path, red, sizeof(red)) : NULL);
+	put_int_or_null(&j, "fd", ev->fd);
+	put_int_or_null(&j, "offset", ev->offset);
 	ug__json_u64(&j, "requested", ev->requested);
 	ug__json_u64(&j, "allowed", ev->allowed);
 	ug__json_i64(&j, "ret", ev->ret);
-	if (ev->err)
-		ug__json_str(&j, "errno", errno_name(ev->err));
-	else
-		ug__json_null(&j, "errno");
+	ug__json_str(&j, "errno", ev->err ? errno_name(ev->err, en) : NULL);
 	if (ev->rule)
 		ug__json_u64(&j, "limit", ev->limit);
-	if (ev->size_before >= 0)
-		ug__json_i64(&j, "size_before", ev->size_before);
-	if (ev->size_after >= 0)
-		ug__json_i64(&j, "size_after", ev->size_after);
-	if (ev->total_before >= 0)
-		ug__json_i64(&j, "total_before", ev->total_before);
-	if (ev->total_after >= 0)
-		ug__json_i64(&j, "total_after", ev->total_after);
+	else
+		ug__json_null(&j, "limit");
+	put_int_or_null(&j, "size_before", ev->size_before);
+	put_int_or_null(&j, "size_after", ev->size_after);
+	put_int_or_null(&j, "total_before", ev->total_before);
+	put_int_or_null(&j, "total_after", ev->total_after);
 	if (ev->root)
 		put_caps(&j, ev->root);
-	if (ev->dev || ev->ino) {
-		ug__json_u64(&j, "dev", ev->dev);
-		ug__json_u64(&j, "ino", ev->ino);
-	}
+	ug__json_u64(&j, "dev", ev->dev);
+	ug__json_u64(&j, "ino", ev->ino);
 	ug__json_str(&j, "session", ev->session);
 	ug__json_str(&j, "owner", ev->owner);
 	ug__json_str(&j, "binding", ev->binding);
-	if (ev->written)
+	if (ev->written || strcmp(ev->event, "file_closed") == 0)
 		ug__json_u64(&j, "written", ev->written);
+	ug__json_u64(&j, "repeat", ev->repeat);
 	put_process(&j);
-	lost = atomic_load(&lg.lost) - atomic_load(&lg.lost_reported);
+	lost = claim_lost();
 	ug__json_u64(&j, "lost", lost);
 	if (ev->backtrace)
 		put_backtrace(&j);
 	len = ug__json_finish(&j);
-	emit(buf, len);
-	if (lost && atomic_load(&lg.lost) >= lost)
-		atomic_fetch_add(&lg.lost_reported, lost);
+	if (!emit(buf, len)) {
+		unclaim_lost(lost);
+		atomic_fetch_add(&lg.lost, 1);
+	}
 	buf_put(buf, slot);
 	UG_ERRNO_RESTORE;
 }
 
+/* True when fd 2 is still the stderr the process started with. */
+static bool stderr_is_ours(void)
+{
+	struct stat st;
+
+	return lg.err_ok && fstat(2, &st) == 0 && st.st_dev == lg.err_dev &&
+	       st.st_ino == lg.err_ino;
+}
+
+/* At exit: the events never written are reported once more, as an
+ * "events_lost" line when the log works, and on stderr (if fd 2 is still
+ * the stderr we started with: never into a file the host put there). */
 void ug__log_exit(void)
 {
-	uint64_t lost = atomic_load(&lg.lost) - atomic_load(&lg.lost_reported);
-	char line[256];
-	int n;
+	struct ug_json j;
+	char line[2048], ts[32];
+	uint64_t lost = claim_lost();
+	size_t len;
+	UG_ERRNO_SAVE;
 
-	if (!lost || lg.kind == LOG_NONE)
-		return;
-	n = snprintf(line, sizeof(line),
-		     "{\"v\":%d,\"event\":\"events_lost\",\"lost\":%llu,"
-		     "\"pid\":%d,\"exe\":\"\"}\n",
-		     UG_SCHEMA_VERSION, (unsigned long long)lost, (int)ug__st.pid);
-	emit(line, (size_t)n);
-	ug__diag("%llu event(s) could not be written to the log",
-		 (unsigned long long)lost);
+	if (!lost)
+		goto out;
+	if (lg.kind != LOG_NONE) {
+		rfc3339(ts);
+		ug__json_init(&j, line, sizeof(line));
+		ug__json_u64(&j, "v", UG_SCHEMA_VERSION);
+		ug__json_u64(&j, "seq", atomic_fetch_add(&lg.seq, 1) + 1);
+		ug__json_str(&j, "time", ts);
+		ug__json_i64(&j, "mono_ns", ug__now_ns(CLOCK_MONOTONIC));
+		ug__json_str(&j, "event", "events_lost");
+		ug__json_u64(&j, "lost", lost);
+		put_process(&j);
+		len = ug__json_finish(&j);
+		emit(line, len);
+	}
+	if (lg.kind != LOG_STDERR && stderr_is_ours())
+		ug__diag("%llu event(s) could not be written to the log",
+			 (unsigned long long)lost);
+out:
+	UG_ERRNO_RESTORE;
 }

@@ -12,7 +12,7 @@
  *
  * One process per measurement: every round runs the case once bare (same
  * binary, no LD_PRELOAD) and once guarded, alternately, so a noisy machine
- * moves both.  A round's figure is the median of a few batches inside the
+ * moves both.  A round's figure is the fastest of 5 batches inside the
  * process (after a warm-up).  The table shows the median over rounds and the
  * min-max of the per-round ratios.
  *
@@ -479,7 +479,9 @@ static double case_procs(const struct bcase *c, long n)
  */
 #define HEADS 100
 
-static int head(char *out, size_t sz, int i)
+/* Request head i; `rotate`: the session cookie takes 8 values in turn (a
+ * pooled thread serving many users), else it stays (one keep-alive user). */
+static int head(char *out, size_t sz, int i, bool rotate)
 {
 	return snprintf(out, sz,
 			"POST /upload/%06d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
@@ -487,7 +489,7 @@ static int head(char *out, size_t sz, int i)
 			"Content-Type: application/octet-stream\r\n"
 			"Cookie: theme=dark; sid=%016x; lang=en\r\n"
 			"Content-Length: 0\r\n\r\n",
-			i % 1000000, 0x5e55104u + (unsigned)(i % 8));
+			i % 1000000, 0x5e55104u + (rotate ? (unsigned)(i % 8) : 0));
 }
 
 static double case_sock(const struct bcase *c, long n)
@@ -500,7 +502,7 @@ static double case_sock(const struct bcase *c, long n)
 	int64_t acc = 0, t0;
 	pid_t pid;
 
-	hl = head(h, sizeof(h), 0);
+	hl = head(h, sizeof(h), 0, c->b);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ls = socket(AF_INET, SOCK_STREAM, 0);
 	check(ls >= 0 && bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
@@ -520,7 +522,7 @@ static double case_sock(const struct bcase *c, long n)
 			if (read(p2c[0], &tok, 1) != 1)
 				_exit(0);
 			for (len = 0, j = 0; j < HEADS; j++)
-				len += head(batch + len, 512, (int)(bt * HEADS + j));
+				len += head(batch + len, 512, (int)(bt * HEADS + j), c->b);
 			if (write(cs, batch, (size_t)len) != len)
 				_exit(4);
 			check(write(c2p[1], &tok, 1) == 1, "token");
@@ -654,8 +656,9 @@ static const struct bcase cases[] = {
 	{"thr2", S_PAR, "2 threads, 4 KiB writes to their own guarded files", case_threads, 20000, 4096, 2, 0, 0, U_MIBS, T_MIN, 0.97, 0},
 	{"thr8", S_PAR, "8 threads, 4 KiB writes to their own guarded files", case_threads, 24000, 4096, 8, 0, 0, U_MIBS, T_MIN, 0.97, 0},
 	{"proc4", S_PAR, "4 processes, 4 KiB writes into one subtree (max_total)", case_procs, 24000, 4096, 4, 0, 0, U_MIBS, T_NONE, 0, 0},
-	{"sock_read", S_SOCK, "read() of one request head (~250 B, cookie)", case_sock, 20000, 0, 0, 0, 0, U_NS, T_NONE, 0, 0},
-	{"sock_recv", S_SOCK, "recv() of one request head (~250 B, cookie)", case_sock, 20000, 0, 1, 0, 0, U_NS, T_NONE, 0, 0},
+	{"sock_read_same", S_SOCK, "read() of one request head (~250 B), same cookie each time", case_sock, 20000, 0, 0, 0, 0, U_NS, T_NONE, 0, 0},
+	{"sock_read", S_SOCK, "read() of one request head (~250 B), 8 cookies in turn", case_sock, 20000, 0, 0, 1, 0, U_NS, T_NONE, 0, 0},
+	{"sock_recv", S_SOCK, "recv() of one request head (~250 B), 8 cookies in turn", case_sock, 20000, 0, 1, 1, 0, U_NS, T_NONE, 0, 0},
 	{"start_only", S_START, "`[guard] only` excluding it", case_start, 100, 0, 1, 0, F_EXEC, U_US, T_MAX, 1.10, 0},
 	{"start_guard", S_START, "guarded", case_start, 100, 0, 0, 0, F_EXEC, U_US, T_MAX, 1.30, 0},
 	{"e2e_upload", S_E2E, "Python ThreadingHTTPServer, 2,000 PUTs of 64 KiB, 8 clients", case_upload, 2000, 0, 0, 0, F_EXEC | F_NOWARM, U_RPS, T_MIN, 0.97, 5},
@@ -693,8 +696,8 @@ static int worker(const char *name)
 {
 	const struct bcase *c = find_case(name);
 	long n = iters_of(c);
-	double v[5];
-	int i, nb = (c->flags & F_NOWARM) ? 1 : 3;
+	double v[5], best;
+	int i, nb = (c->flags & F_NOWARM) ? 1 : 5;
 	struct rlimit rl;
 
 	memset(wbuf, 'x', sizeof(wbuf));
@@ -702,11 +705,17 @@ static int worker(const char *name)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (!(c->flags & F_NOWARM))
-		c->fn(c, n / 4 ? n / 4 : 1);
+	/* a warm-up, then the least disturbed of 5 batches of n/2: other
+	 * load on the machine only ever adds time */
+	if (nb > 1) {
+		n = n / 2 ? n / 2 : 1;
+		c->fn(c, n / 2 ? n / 2 : 1);
+	}
 	for (i = 0; i < nb; i++)
 		v[i] = c->fn(c, n);
-	printf("%.3f\n", median(v, nb));
+	for (best = v[0], i = 1; i < nb; i++)
+		best = v[i] < best ? v[i] : best;
+	printf("%.3f\n", best);
 	return 0;
 }
 
@@ -820,8 +829,11 @@ static void print_row(const struct result *r)
 	if (r->c->tk != T_NONE) {
 		snprintf(t, sizeof(t), "%s %.2f", r->c->tk == T_MAX ? "≤" : "≥",
 			 r->c->target);
-		snprintf(verdict, sizeof(verdict), "%s",
-			 r->pass ? "PASS" : "**MISS**");
+		/* the target inside the rounds' spread: load moved it */
+		snprintf(verdict, sizeof(verdict), "%s%s",
+			 r->pass ? "PASS" : "**MISS**",
+			 r->rmin <= r->c->target && r->c->target <= r->rmax
+				 ? " (noisy)" : "");
 	}
 	printf("| %s | %s | %s | %.3f | %.3f–%.3f | %s | %s |\n", r->c->label,
 	       b, g, r->ratio, r->rmin, r->rmax, t, verdict);
@@ -872,7 +884,9 @@ static int run_cases(int argc, char **argv)
 	int k, misses = 0;
 
 	printf("Ratios are guarded / bare: time per call for ns/µs/ms rows, "
-	       "throughput for MiB/s and req/s rows.\n\n");
+	       "throughput for MiB/s and req/s rows. \"(noisy)\": the target "
+	       "lies inside the per-round spread, so load on the machine "
+	       "decided the verdict; the callgrind rows below are exact.\n\n");
 	print_header();
 	for (i = 0; i < NCASES; i++) {
 		const struct bcase *c = &cases[i];

@@ -503,6 +503,9 @@ static void stdio_rows(void)
 	fd = rw("stdout");
 	dup2(fd, 1);
 	close(fd);
+	/* BUG: puts on a guarded (or not yet classified) stdout returned 1;
+	 * glibc returns MIN(INT_MAX, strlen + 1).  Fix in shim/hook_stdio.c
+	 * puts() (see the hardening report). */
 	ROW("puts/ok", K_INT, puts("x"));
 	ROW("putchar/ok", K_INT, putchar('x'));
 	ROW("putchar_unlocked/ok", K_INT, putchar_unlocked('x'));
@@ -652,7 +655,7 @@ static void fd_rows(void)
 	ROW("syscall/ok-pwrite64", K_INT, syscall(SYS_pwrite64, fd, "xy", 2, 10));
 	ROW("syscall/ok-getppid", K_INT, syscall(SYS_getppid) == getppid());
 	ROW("syscall/ENOSYS", K_INT, syscall(100000));
-	ROW("syscall/EINVAL-ftruncate", K_INT, syscall(SYS_ftruncate, fd, -1));
+	ROW("syscall/EINVAL-ftruncate", K_INT, syscall(SYS_ftruncate, fd, -1L));
 	ROW("syscall/ENOENT-unlink", K_INT, syscall(SYS_unlink, p("no")));
 	ROW("syscall/ENOENT-rename", K_INT, syscall(SYS_rename, p("no"), p("no2")));
 	ROW("syscall/EBADF-dup", K_INT, syscall(SYS_dup, -1));
@@ -682,7 +685,7 @@ static void net_rows(void)
 	ROW("recvfrom/ENOTSOCK", K_INT, recvfrom(fd, b, 4, 0, NULL, NULL));
 	ROW("__recvfrom_chk/EBADF", K_INT, __recvfrom_chk(-1, b, 4, sizeof(b), 0, NULL, NULL));
 	ROW("recvmsg/ENOTSOCK", K_INT, recvmsg(fd, &m, 0));
-	ROW("recvmsg/EINVAL", K_INT, recvmsg(sp[0], &m, 0x7fff0000));
+	ROW("recvmsg/EAGAIN", K_INT, recvmsg(sp[0], &m, MSG_DONTWAIT));
 	ROW("recv/EAGAIN", K_INT, recv(sp[0], b, 4, MSG_DONTWAIT));
 	write(sp[1], "GET / HTTP/1.1\r\nCookie: sid=abc\r\n\r\n", 35);
 	ROW("recv/ok", K_INT, recv(sp[0], b, 10, 0));
@@ -814,6 +817,7 @@ static int role(void)
 	if (!base || out < 0)
 		return 2;
 	memset(big, 'b', sizeof(big));
+	alarm(60); /* a hang is a failure, not a stuck CI job */
 	table(base, "g");
 	table(base, "u");
 	dprintf(out, "end\n");
