@@ -319,7 +319,15 @@ static bool own_frame(uintptr_t ip)
 
 void ug__bt_init(void)
 {
-	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_DEEPBIND: libunwind's own calls (it probes memory with
+	 * syscall(SYS_write) on a pipe) bind to libc, not to our hooks.
+	 * The sanitizer runtimes refuse DEEPBIND. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	int deep = 0;
+#else
+	int deep = RTLD_DEEPBIND;
+#endif
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL | deep);
 	struct ug_frame f[4];
 
 	if (h) {

@@ -175,7 +175,7 @@ static struct ug_desc *desc_new(void)
 		desc_all[desc_nall++] = d;
 	}
 	memset(d, 0, sizeof(*d));
-	pthread_mutex_init(&d->lock, NULL);
+	atomic_flag_clear(&d->lock);
 	return d;
 }
 
@@ -432,7 +432,7 @@ void ug__fd_atfork_child(void)
 	size_t i;
 
 	for (i = 0; i < desc_nall; i++)
-		pthread_mutex_init(&desc_all[i]->lock, NULL);
+		atomic_flag_clear(&desc_all[i]->lock);
 }
 
 int64_t ug__desc_pos(struct ug_desc *d, int fd)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -102,7 +103,7 @@ struct ug_inode;
 
 /* An open file description of a guarded file (shared by dup'ed fds). */
 struct ug_desc {
-	pthread_mutex_t lock;       /* serialises position/size updates */
+	atomic_flag lock;           /* serialises position/size updates */
 	int refs;                   /* fds pointing here (under ug__lock) */
 	int oflags;                 /* O_APPEND, O_ACCMODE */
 	unsigned born_gen;          /* ug__fork_gen when opened */
@@ -125,6 +126,24 @@ struct ug_inode {
 	char owner[64];             /* owning session digest, or "" */
 	char path[];                /* absolute path at classification */
 };
+
+/* The desc lock: held across one real call on the file.  A spin with a
+ * yield: the holder is another thread in a write (the same thread cannot
+ * come back: the depth guard sends a signal handler straight through). */
+static inline void ug__desc_lock(struct ug_desc *d)
+{
+	int spins = 0;
+
+	while (atomic_flag_test_and_set_explicit(&d->lock,
+						 memory_order_acquire))
+		if (++spins > 64)
+			sched_yield();
+}
+
+static inline void ug__desc_unlock(struct ug_desc *d)
+{
+	atomic_flag_clear_explicit(&d->lock, memory_order_release);
+}
 
 static inline uintptr_t ug__fd_get(int fd)
 {

@@ -197,7 +197,7 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		if (kind == NM_RENAME && rf && rf != rtt) {
 			int64_t b = 0, f = 0;
 			name_weight(to, &fst, &b, &f);
-			ug__ctr_add(&rf->tot->bytes, -b);
+			ug__ctr_add(ug__bytes_ctr(rf), -b);
 			ug__ctr_add(&rf->tot->files, -f);
 			ug__session_release(rf, sowner, b);
 		}
@@ -363,7 +363,7 @@ static int unlink_common(int dirfd, const char *path, int flags,
 		name_weight(abs, &st, &bytes, &files);
 		ug__ctr_add(&rt->tot->files, -files);
 		if (!ino) {
-			ug__ctr_add(&rt->tot->bytes, -bytes);
+			ug__ctr_add(ug__bytes_ctr(rt), -bytes);
 			ug__session_release(rt, owner, bytes);
 		}
 	}

@@ -57,11 +57,11 @@ static int size_guarded(struct size_op *s)
 		UG_ERRNO_RESTORE;
 		return do_size(s);
 	}
-	pthread_mutex_lock(&d->lock);
+	ug__desc_lock(d);
 	/* Rare call: resync the tracked size with the disk first. */
 	size = atomic_load(&d->ino->size);
 	if (fstat(s->fd, &st) == 0) {
-		ug__ctr_add(&d->ino->root->tot->bytes,
+		ug__ctr_add(ug__bytes_ctr(d->ino->root),
 			    st.st_size - atomic_exchange(&d->ino->size,
 							 st.st_size));
 		size = st.st_size;
@@ -72,7 +72,7 @@ static int size_guarded(struct size_op *s)
 		ug__admit(d, (uint64_t)size, (uint64_t)(end - size),
 			  UG_ADMIT_WHOLE, &a);
 	if (a.mode == UG_MODE_ABORT && (a.rule || a.cross)) {
-		pthread_mutex_unlock(&d->lock);
+		ug__desc_unlock(d);
 		ug__report(&a, d, s->op, s->fd, end, -1, a.err);
 	}
 	if (end > size && a.allowed == 0 && a.err) {
@@ -91,7 +91,7 @@ static int size_guarded(struct size_op *s)
 	} else if (rc == 0 && s->kind == SZ_FTRUNCATE) {
 		ug__shrunk(d->ino, s->len);
 	}
-	pthread_mutex_unlock(&d->lock);
+	ug__desc_unlock(d);
 	if (end > size)
 		ug__report(&a, d, s->op, s->fd, end, posix ? (rc ? -1 : 0) : rc,
 			   posix ? rc : err);

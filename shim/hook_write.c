@@ -30,7 +30,7 @@ ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 	d = ug__desc_get(fd);
 	if (!d || n == 0)
 		goto pass;
-	pthread_mutex_lock(&d->lock);
+	ug__desc_lock(d);
 	if (off == UG_AT_END) {
 		struct stat st;
 		pos = fstat(fd, &st) == 0 ? st.st_size : -1;
@@ -38,12 +38,12 @@ ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 		pos = off >= 0 ? off : ug__desc_pos(d, fd);
 	}
 	if (pos < 0) {
-		pthread_mutex_unlock(&d->lock);
+		ug__desc_unlock(d);
 		goto pass;
 	}
 	ug__admit(d, (uint64_t)pos, n, UG_ADMIT_PARTIAL, &a);
 	if (a.mode == UG_MODE_ABORT && (a.rule || a.cross)) {
-		pthread_mutex_unlock(&d->lock);
+		ug__desc_unlock(d);
 		ug__report(&a, d, op, fd, pos, -1, a.err); /* does not return */
 	}
 	if (a.allowed == 0 && a.err) {
@@ -57,7 +57,7 @@ ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 	ug__commit(d, (uint64_t)pos, ret, &a);
 	if (off == UG_AT_POS && ret > 0 && !(d->oflags & O_APPEND))
 		d->pos = pos + ret;
-	pthread_mutex_unlock(&d->lock);
+	ug__desc_unlock(d);
 	ug__report(&a, d, op, fd, pos, ret, err);
 	ug__desc_put(d);
 	ug__leave();
@@ -364,13 +364,13 @@ static off64_t seek_slow(int fd, off64_t off, int whence)
 
 	if (!d)
 		return real_lseek64(fd, off, whence);
-	pthread_mutex_lock(&d->lock);
+	ug__desc_lock(d);
 	r = real_lseek64(fd, off, whence);
 	if (r >= 0) {
 		d->pos = r;
 		d->pos_valid = true;
 	}
-	pthread_mutex_unlock(&d->lock);
+	ug__desc_unlock(d);
 	ug__desc_put(d);
 	return r;
 }

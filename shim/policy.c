@@ -37,10 +37,14 @@ const char *ug__verdict(enum ug_mode m, bool allowed_all)
 static bool cross_session(const struct ug_desc *d,
 			  const struct ug_binding **bp, const char **owner)
 {
-	const struct ug_binding *b = ug__session_cur();
+	const struct ug_binding *b;
 
-	*bp = b;
+	*bp = NULL;
 	*owner = NULL;
+	if (!d->ino->owner[0] && !d->opener[0])
+		return false; /* nobody's file: nothing to cross */
+	b = ug__session_cur();
+	*bp = b;
 	if (!b)
 		return false;
 	if (d->ino->owner[0] && strcmp(d->ino->owner, b->digest) != 0) {
@@ -59,17 +63,21 @@ static bool cross_session(const struct ug_desc *d,
 static void reserve_total(struct ug_rootrt *rt, int64_t growth,
 			  struct ug_admit *a)
 {
-	struct ug_totals *t = rt->tot;
+	struct ug_ctr *c = ug__bytes_ctr(rt);
 	uint64_t cap = rt->cfg->max_total;
 	int64_t got;
 
-	a->total_before = ug__ctr_get(&t->bytes);
-	got = ug__ctr_reserve(&t->bytes, growth, cap);
-	if (got < growth && cap != UG_UNLIMITED) {
+	if (!c) {
+		a->reserved = growth; /* not counted: it all fits */
+		return;
+	}
+	a->total_before = ug__ctr_get(c);
+	got = ug__ctr_reserve(c, growth, cap);
+	if (got < growth) {
 		/* At the boundary: measure the subtree before saying no. */
-		ug__ctr_done(&t->bytes, got, 0);
+		ug__ctr_done(c, got, 0);
 		ug__totals_rescan(rt, UG_RESCAN_MIN_NS);
-		got = ug__ctr_reserve(&t->bytes, growth, cap);
+		got = ug__ctr_reserve(c, growth, cap);
 	}
 	a->reserved = got;
 }
@@ -94,7 +102,7 @@ static int64_t reserve_session(struct ug_inode *ino, int64_t growth,
 static void keep_reserved(struct ug_rootrt *rt, int64_t growth,
 			  struct ug_admit *a)
 {
-	ug__ctr_resize(&rt->tot->bytes, growth - a->reserved);
+	ug__ctr_resize(ug__bytes_ctr(rt), growth - a->reserved);
 	a->reserved = growth;
 	if (a->sess_ctr) {
 		ug__ctr_resize(a->sess_ctr, growth - a->sess_reserved);
@@ -113,13 +121,12 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 	const struct ug_binding *b;
 	const char *owner;
 
-	memset(a, 0, sizeof(*a));
-	a->want = n;
-	a->size_before = (int64_t)size;
-	a->total_before = -1;
-	a->mode = rt->mode;
-
-	if (ug__st.sessions && cross_session(d, &b, &owner)) {
+	*a = (struct ug_admit){.want = n,
+			       .size_before = (int64_t)size,
+			       .total_before = -1,
+			       .mode = rt->mode};
+	if (ug__st.sessions && (ino->owner[0] || d->opener[0]) &&
+	    cross_session(d, &b, &owner)) {
 		a->cross = true;
 		a->mode = ug__st.cfg.cross;
 		if (a->mode != UG_MODE_LOG) {
@@ -157,10 +164,15 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 			}
 		}
 	}
+	if (likely(a->rule == UG_RULE_NONE)) {
+		/* the common case: reserved exactly what the call grows */
+		a->allowed = n;
+		return n;
+	}
 	if (whole && allowed < n)
 		allowed = 0;
-	if (a->rule == UG_RULE_NONE || a->mode == UG_MODE_LOG) {
-		/* nothing violated, or log mode: the call goes through whole */
+	if (a->mode == UG_MODE_LOG) {
+		/* log mode: the call goes through whole, counted whole */
 		growth = (int64_t)ug__cap_growth(pos, n, size);
 		if (!a->sess_ctr && growth > 0)
 			reserve_session(ino, 0, a);
@@ -192,7 +204,7 @@ void ug__commit(struct ug_desc *d, uint64_t pos, int64_t done,
 			grew = end - cur;
 		d->written += (uint64_t)done;
 	}
-	ug__ctr_done(&ino->root->tot->bytes, a->reserved, grew);
+	ug__ctr_done(ug__bytes_ctr(ino->root), a->reserved, grew);
 	ug__ctr_done(a->sess_ctr, a->sess_reserved, grew);
 	a->reserved = a->sess_reserved = 0;
 }
@@ -204,7 +216,7 @@ void ug__shrunk(struct ug_inode *ino, int64_t len)
 	while (len < cur && !atomic_compare_exchange_weak(&ino->size, &cur, len))
 		;
 	if (len < cur) {
-		ug__ctr_add(&ino->root->tot->bytes, len - cur);
+		ug__ctr_add(ug__bytes_ctr(ino->root), len - cur);
 		ug__session_release(ino->root, ino->owner, cur - len);
 	}
 }
@@ -275,10 +287,11 @@ static bool violation(struct ug_event *ev, const struct ug_admit *a,
 		      const struct ug_rootrt *rt, const char *op,
 		      const char *path, int64_t ret, int err)
 {
-	const struct ug_binding *b = ug__session_cur();
+	const struct ug_binding *b;
 
 	if (a->rule == UG_RULE_NONE && !a->cross)
 		return false;
+	b = ug__session_cur();
 	memset(ev, 0, sizeof(*ev));
 	ev->event = a->cross ? "cross_session" : "cap_exceeded";
 	ev->rule = a->cross ? UG_RULE_NONE : a->rule;
@@ -295,7 +308,9 @@ static bool violation(struct ug_event *ev, const struct ug_admit *a,
 	ev->size_before = a->size_before;
 	ev->size_after = -1;
 	ev->total_before = a->total_before;
-	ev->total_after = ug__ctr_get(&rt->tot->bytes);
+	ev->total_after = ug__bytes_ctr((struct ug_rootrt *)rt)
+				     ? ug__ctr_get(&rt->tot->bytes)
+				     : -1;
 	ev->root = rt;
 	if (b) {
 		ev->session = b->digest;
@@ -314,8 +329,9 @@ static void conclude(struct ug_event *ev, const struct ug_admit *a,
 		abort();
 }
 
-void ug__report(const struct ug_admit *a, struct ug_desc *d, const char *op,
-		int fd, int64_t offset, int64_t ret, int err)
+void ug__report_slow(const struct ug_admit *a, struct ug_desc *d,
+		     const char *op, int fd, int64_t offset, int64_t ret,
+		     int err)
 {
 	struct ug_inode *ino = d->ino;
 	struct ug_event ev;
@@ -452,7 +468,9 @@ void ug__policy_closed(struct ug_desc *d)
 		ev.size_after = atomic_load(&ino->size);
 		ev.size_before = -1;
 		ev.total_before = -1;
-		ev.total_after = ug__ctr_get(&ino->root->tot->bytes);
+		ev.total_after = ug__bytes_ctr(ino->root)
+				    ? ug__ctr_get(ug__bytes_ctr(ino->root))
+				    : -1;
 		ev.root = ino->root;
 		ev.dev = ino->dev;
 		ev.ino = ino->ino;
@@ -465,7 +483,7 @@ void ug__policy_closed(struct ug_desc *d)
 	if (ino->tmpfile && ino->refs == 1) {
 		int64_t size = atomic_exchange(&ino->size, 0);
 
-		ug__ctr_add(&ino->root->tot->bytes, -size);
+		ug__ctr_add(ug__bytes_ctr(ino->root), -size);
 		ug__session_release(ino->root, ino->owner, size);
 	}
 }
@@ -509,7 +527,7 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 	a->allowed = (uint64_t)bytes;
 	a->mode = rt->mode;
 	a->size_before = -1;
-	a->total_before = ug__ctr_get(&rt->tot->bytes);
+	a->total_before = ug__bytes_ctr(rt) ? ug__ctr_get(ug__bytes_ctr(rt)) : -1;
 	if (b && owner && owner[0] && strcmp(owner, b->digest) != 0) {
 		a->cross = true;
 		a->mode = ug__st.cfg.cross;
@@ -559,7 +577,7 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		return false;
 	}
 	/* going ahead (or log mode): hold the whole change until it is done */
-	ug__ctr_resize(&rt->tot->bytes, nb - a->reserved);
+	ug__ctr_resize(ug__bytes_ctr(rt), nb - a->reserved);
 	ug__ctr_resize(fc, nf - a->held_files);
 	ug__ctr_resize(a->sess_ctr, bytes - a->sess_reserved);
 	a->reserved = nb;
@@ -570,7 +588,7 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 
 static void name_finish(struct ug_rootrt *rt, struct ug_admit *a, bool done)
 {
-	ug__ctr_done(&rt->tot->bytes, a->reserved, done ? a->reserved : 0);
+	ug__ctr_done(ug__bytes_ctr(rt), a->reserved, done ? a->reserved : 0);
 	ug__ctr_done(&rt->tot->files, a->held_files, done ? a->held_files : 0);
 	ug__ctr_done(a->sess_ctr, a->sess_reserved,
 		     done ? a->sess_reserved : 0);

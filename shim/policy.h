@@ -43,8 +43,16 @@ void ug__shrunk(struct ug_inode *ino, int64_t len);
 
 /* Logs the violation described by a (if any) and aborts in abort mode.
  * ret/err: what the caller sees. */
-void ug__report(const struct ug_admit *a, struct ug_desc *d, const char *op,
-		int fd, int64_t offset, int64_t ret, int err);
+void ug__report_slow(const struct ug_admit *a, struct ug_desc *d,
+		     const char *op, int fd, int64_t offset, int64_t ret,
+		     int err);
+static inline void ug__report(const struct ug_admit *a, struct ug_desc *d,
+			      const char *op, int fd, int64_t offset,
+			      int64_t ret, int err)
+{
+	if (unlikely(a->rule != UG_RULE_NONE || a->cross))
+		ug__report_slow(a, d, op, fd, offset, ret, err);
+}
 
 /* Called under ug__lock when a desc is made / its last fd is gone. */
 void ug__policy_opened(struct ug_desc *d, const char *op);
@@ -55,6 +63,13 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 			  const char *op);
 
 enum ug_mode ug__mode_of(const struct ug_rootrt *rt);
+
+/* The root's byte counter, or NULL when no max_total needs one: writes
+ * into such a root touch no shared memory. */
+static inline struct ug_ctr *ug__bytes_ctr(struct ug_rootrt *rt)
+{
+	return rt->cfg->max_total != UG_UNLIMITED ? &rt->tot->bytes : NULL;
+}
 const char *ug__verdict(enum ug_mode m, bool allowed_all);
 
 /* fd table internals shared with the hooks */

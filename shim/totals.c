@@ -27,11 +27,13 @@ int64_t ug__now_ns(int clock)
 
 int64_t ug__ctr_reserve(struct ug_ctr *c, int64_t want, uint64_t cap)
 {
-	int64_t cur = atomic_load_explicit(&c->val, memory_order_relaxed);
-	int64_t got;
+	int64_t cur, got;
 
 	if (want <= 0)
 		return 0;
+	if (!c)
+		return want; /* nothing counted: everything fits */
+	cur = atomic_load_explicit(&c->val, memory_order_relaxed);
 	do {
 		if (cap == UG_UNLIMITED || cap > INT64_MAX)
 			got = want;

@@ -53,7 +53,8 @@ struct ug_rootrt;
 int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen);
 
 /* Reserves up to want under cap for a call in flight; returns what it got
- * (0 for want <= 0).  Every reservation ends with ug__ctr_done. */
+ * (0 for want <= 0; all of it for a NULL counter).  Every reservation ends
+ * with ug__ctr_done.  The other calls take NULL as "not counted". */
 int64_t ug__ctr_reserve(struct ug_ctr *c, int64_t want, uint64_t cap);
 /* Grows or trims a reservation in flight by delta (no cap). */
 void ug__ctr_resize(struct ug_ctr *c, int64_t delta);
