@@ -17,6 +17,101 @@
 #include "session.h"
 #include "totals.h"
 
+#include <time.h>
+
+/* ---- where a directory is ------------------------------------------------
+ * Resolving a directory's real path costs an O_PATH open, a readlink of
+ * /proc/self/fd and a close.  A small cache keyed by the directory's
+ * (dev, ino) keeps the answer for a second; our own directory renames
+ * clear it.  A directory another process moves is seen after at most a
+ * second.  trylock only: never waits, never held across fork.
+ */
+#define UG_DCACHE 64
+#define UG_DCACHE_TTL_NS 1000000000LL
+
+struct dir_ent {
+	dev_t dev;
+	ino_t ino;
+	int64_t until;
+	char *path;
+};
+static struct dir_ent dcache[UG_DCACHE];
+static pthread_mutex_t dcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct dir_ent *dslot(const struct stat *st)
+{
+	return &dcache[(st->st_ino ^ st->st_dev * 31) % UG_DCACHE];
+}
+
+static bool dir_cached(const struct stat *st, char *out, size_t outsz)
+{
+	struct dir_ent *e = dslot(st);
+	bool hit = false;
+
+	if (pthread_mutex_trylock(&dcache_lock) != 0)
+		return false;
+	if (e->path && e->dev == st->st_dev && e->ino == st->st_ino &&
+	    ug__now_ns(CLOCK_MONOTONIC_COARSE) < e->until &&
+	    strlen(e->path) < outsz) {
+		strcpy(out, e->path);
+		hit = true;
+	}
+	pthread_mutex_unlock(&dcache_lock);
+	return hit;
+}
+
+static void dir_remember(const struct stat *st, const char *path)
+{
+	struct dir_ent *e = dslot(st);
+	char *copy = strdup(path), *old;
+
+	if (!copy)
+		return;
+	if (pthread_mutex_trylock(&dcache_lock) != 0) {
+		free(copy);
+		return;
+	}
+	old = e->path;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->until = ug__now_ns(CLOCK_MONOTONIC_COARSE) + UG_DCACHE_TTL_NS;
+	e->path = copy;
+	pthread_mutex_unlock(&dcache_lock);
+	free(old);
+}
+
+static void dir_forget_all(void)
+{
+	int i;
+
+	if (pthread_mutex_trylock(&dcache_lock) != 0)
+		return;
+	for (i = 0; i < UG_DCACHE; i++)
+		dcache[i].until = 0;
+	pthread_mutex_unlock(&dcache_lock);
+}
+
+/* The real path of directory `dir` (relative to dirfd), whose stat is pst. */
+static int dir_path(int dirfd, const char *dir, const struct stat *pst,
+		    char *out, size_t outsz)
+{
+	bool deleted;
+	int dfd, n;
+
+	if (dir_cached(pst, out, outsz))
+		return 0;
+	dfd = real_openat(dirfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	n = ug__fd_path(dfd, out, outsz, &deleted);
+	real_close(dfd);
+	if (n < 0)
+		return -1;
+	if (!deleted)
+		dir_remember(pst, out);
+	return 0;
+}
+
 struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 				    size_t outsz, struct stat *st)
 {
@@ -24,8 +119,6 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 	const char *name, *slash;
 	struct stat pst;
 	size_t len = strlen(path);
-	bool deleted;
-	int dfd, n;
 
 	st->st_mode = 0;
 	if (len == 0 || len >= sizeof(dir))
@@ -52,12 +145,8 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 	if (fstatat(dirfd, dir, &pst, 0) < 0 || !S_ISDIR(pst.st_mode) ||
 	    !ug__dev_guarded(pst.st_dev))
 		return NULL;
-	dfd = real_openat(dirfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return NULL;
-	n = ug__fd_path(dfd, dpath, sizeof(dpath), &deleted);
-	real_close(dfd);
-	if (n < 0 || ug__path_join(dpath, *name ? name : ".", out, outsz) < 0)
+	if (dir_path(dirfd, dir, &pst, dpath, sizeof(dpath)) < 0 ||
+	    ug__path_join(dpath, *name ? name : ".", out, outsz) < 0)
 		return NULL;
 	if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
 		st->st_mode = 0;
@@ -171,9 +260,12 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		dbytes = tst.st_size;
 		dfiles = 1;
 	}
-	if (rtt)
+	/* owners matter to a thread serving a session and to max_session */
+	if (rtt && ug__session_cur())
 		ug__owner_of_path(rtt, to, owner);
-	src_owner(rf, rtt, from, to, sowner);
+	if ((rtt && rtt->cfg->max_session != UG_UNLIMITED) ||
+	    (rf && rf->cfg->max_session != UG_UNLIMITED))
+		src_owner(rf, rtt, from, to, sowner);
 	if (rtt == rf) /* inside one subtree: only a replaced file counts */
 		bytes = files = 0;
 	if (rtt && !ug__name_admit(rtt, bytes, files, dbytes, dfiles, owner,
@@ -203,6 +295,8 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		}
 		if (S_ISREG(fst.st_mode) && (kind == NM_RENAME || srcst))
 			moved(&fst, rtt);
+		if (S_ISDIR(fst.st_mode))
+			dir_forget_all();
 		if (rtt)
 			claim_owner(rtt, to, &fst);
 	}
@@ -337,7 +431,8 @@ static int unlink_common(int dirfd, const char *path, int flags,
 	rt = ug__classify_name(dirfd, path, abs, sizeof(abs), &st);
 	if (!rt || !S_ISREG(st.st_mode))
 		goto pass_entered;
-	ug__owner_of_path(rt, abs, owner);
+	if (ug__session_cur() || rt->cfg->max_session != UG_UNLIMITED)
+		ug__owner_of_path(rt, abs, owner);
 	if (!ug__name_admit(rt, 0, 0, 0, 0, owner, NULL, &a)) {
 		ug__name_report(&a, rt, op, abs, &st, owner, -1, a.err);
 		ug__leave();
