@@ -58,7 +58,7 @@ $(B)/uploadguard.map: $(B)/exports.txt
 $(SHIM): $(SHIM_OBJS) $(B)/uploadguard.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(SHIM_OBJS) $(SAN_LDFLAGS) \
-		-Wl,--version-script=$(B)/uploadguard.map -Wl,-z,now \
+		-Wl,--version-script=$(B)/uploadguard.map \
 		-Wl,--no-undefined -ldl -lpthread
 
 $(CHECK): tools/check.c $(PURE_OBJS)

@@ -35,9 +35,11 @@
 #define UG_HOOK(ret, name, params, args, fam) extern ret(*real_##name) params;
 #include "hooks.def"
 
-/* Resolves every real_* pointer once.  Returns 0, or -1 if a symbol that
- * libc must have is missing.  Safe to call more than once. */
+/* Resolves every real_* pointer once (a guarded process, in its
+ * constructor).  Safe to call more than once. */
 int ug__resolve_real(void);
+/* Resolves one pointer still holding `unresolved` (its stub, or NULL). */
+void ug__resolve_one(void **slot, const char *name, void *unresolved);
 
 /* ---- process-wide state ------------------------------------------------- */
 

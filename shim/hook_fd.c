@@ -65,7 +65,7 @@ UG_EXPORT void closefrom(int lowfd)
 {
 	int lfd;
 
-	ug__need_real((void *)real_closefrom);
+	UG_NEED_REAL(closefrom);
 	lfd = atomic_load(&ug__active) ? ug__st.log_fd : -1;
 	if (lowfd < 0)
 		lowfd = 0;
@@ -148,7 +148,7 @@ UG_EXPORT int fcntl(int fd, int cmd, ...)
 	va_list ap;
 	void *arg;
 
-	ug__need_real((void *)real_fcntl);
+	UG_NEED_REAL(fcntl);
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
@@ -160,7 +160,7 @@ UG_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_list ap;
 	void *arg;
 
-	ug__need_real((void *)real_fcntl64);
+	UG_NEED_REAL(fcntl64);
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
@@ -207,7 +207,7 @@ UG_EXPORT long syscall(long nr, ...)
 	long a[6];
 	int i;
 
-	ug__need_real((void *)real_syscall);
+	UG_NEED_REAL(syscall);
 	va_start(ap, nr);
 	for (i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);

@@ -108,7 +108,7 @@ static mode_t va_mode(int flags, va_list ap)
 	{                                                                      \
 		va_list ap;                                                    \
 		mode_t mode;                                                   \
-		ug__need_real((void *)real_##name);                            \
+		UG_NEED_REAL(name);                                            \
 		va_start(ap, flags);                                           \
 		mode = va_mode(flags, ap);                                     \
 		va_end(ap);                                                    \
@@ -120,7 +120,7 @@ static mode_t va_mode(int flags, va_list ap)
 	{                                                                      \
 		va_list ap;                                                    \
 		mode_t mode;                                                   \
-		ug__need_real((void *)real_##name);                            \
+		UG_NEED_REAL(name);                                            \
 		va_start(ap, flags);                                           \
 		mode = va_mode(flags, ap);                                     \
 		va_end(ap);                                                    \

@@ -411,7 +411,6 @@ UG_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
 #define UG_PRINTF_BODY(stream, realcall, op)                                   \
 	va_list ap;                                                            \
 	int r;                                                                 \
-	ug__need_real((void *)real_vfprintf);                                  \
 	va_start(ap, fmt);                                                     \
 	if (likely(stream_plain(stream)))                                      \
 		r = realcall;                                                  \
@@ -499,7 +498,6 @@ UG_EXPORT int dprintf(int fd, const char *fmt, ...)
 	va_list ap;
 	int r;
 
-	ug__need_real((void *)real_vdprintf);
 	va_start(ap, fmt);
 	if (likely(ug__fd_get(fd) & 3))
 		r = real_vdprintf(fd, fmt, ap);
@@ -514,7 +512,6 @@ UG_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 	va_list ap;
 	int r;
 
-	ug__need_real((void *)real___vdprintf_chk);
 	va_start(ap, fmt);
 	if (likely(ug__fd_get(fd) & 3))
 		r = real___vdprintf_chk(fd, flag, fmt, ap);

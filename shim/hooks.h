@@ -27,11 +27,11 @@ int ug__open_common(int kind, int dirfd, const char *path, int flags,
 /* A FILE * now buffers writes to fd: its position is stdio's. */
 void ug__stdio_attached(int fd) UG_HIDDEN;
 
-/* Makes sure the table is resolved (variadic hooks call this first). */
-static inline void ug__need_real(void *p)
-{
-	if (unlikely(!p))
-		ug__init();
-}
+/* A variadic or void hook has no stub: resolve its pointer on first use. */
+#define UG_NEED_REAL(name)                                                     \
+	do {                                                                   \
+		if (unlikely(!real_##name))                                    \
+			ug__resolve_one((void **)&real_##name, #name, NULL);   \
+	} while (0)
 
 #endif /* UG_HOOKS_H */

@@ -89,13 +89,12 @@ static int setup_roots(void)
 		if (!rt->real)
 			return -ENOMEM;
 		rt->reallen = strlen(rt->real);
+		/* A root that does not exist yet is guarded by its path on
+		 * every filesystem (uploadguard check says so, not every
+		 * process start). */
 		if (stat(rt->real, &st) == 0) {
 			rt->dev = st.st_dev;
 			rt->ino = st.st_ino;
-		} else {
-			ug__diag("upload root %s does not exist (yet): guarding "
-				 "its path on every filesystem",
-				 r->path);
 		}
 		if (r->max_files != UG_UNLIMITED || r->owner)
 			ug__st.need_prestat = true;
@@ -184,7 +183,6 @@ static void init_once_fn(void)
 	int rc;
 
 	ug__depth++; /* our own calls pass straight through */
-	ug__resolve_real();
 	ug__st.pid = getpid();
 	read_exe();
 	if (dis && strcmp(dis, "0") != 0 && *dis)
@@ -196,6 +194,7 @@ static void init_once_fn(void)
 		goto out; /* not for this program: pay nothing */
 	if (ug__st.cfg.nroots == 0)
 		goto out;
+	ug__resolve_real(); /* guarded: the whole table, before anything */
 	ug__st.sessions = true;
 	if (ug__fd_table_init() < 0 || setup_roots() < 0) {
 		ug__diag("out of memory at start: the guard is off");

@@ -13,14 +13,18 @@
 
 #include "guard.h"
 
-/* One stub per forwardable hook: resolve, then call through. */
+/* One stub per forwardable hook: the first call resolves this one symbol
+ * (an inert process, one `only` excludes, resolves just what it uses),
+ * then calls through; a guarded process resolves the whole table in its
+ * constructor, before its stubs matter. */
 #define UG_HOOKV(ret, name, params, fam)
 #define UG_HOOK(ret, name, params, args, fam)                                  \
 	static ret stub_##name params;                                         \
 	ret(*real_##name) params = stub_##name;                                \
 	static ret stub_##name params                                          \
 	{                                                                      \
-		ug__resolve_real();                                            \
+		ug__resolve_one((void **)&real_##name, #name,                  \
+				(void *)stub_##name);                          \
 		if (real_##name == stub_##name) {                              \
 			errno = ENOSYS;                                        \
 			return (ret)-1;                                        \
@@ -36,6 +40,19 @@
 #define UG_HOOK(ret, name, params, args, fam)
 #define UG_HOOKV(ret, name, params, fam) ret(*real_##name) params;
 #include "hooks.def"
+
+void ug__resolve_one(void **slot, const char *name, void *unresolved)
+{
+	void *p;
+
+	if (atomic_load_explicit((_Atomic(void *) *)slot,
+				 memory_order_acquire) != unresolved)
+		return;
+	p = dlsym(RTLD_NEXT, name);
+	if (p)
+		atomic_store_explicit((_Atomic(void *) *)slot, p,
+				      memory_order_release);
+}
 
 struct ug_sym {
 	const char *name;
