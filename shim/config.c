@@ -434,7 +434,8 @@ static int set_guard_mode(struct ug__parser *p, const char *key, const char *v,
 
 static bool log_ok(const char *v, size_t n)
 {
-	return eq(v, n, "stderr") || eq(v, n, "syslog") || v[0] == '/';
+	return eq(v, n, "stderr") || eq(v, n, "syslog") ||
+	       (n > 8 && memcmp(v, "syslog:/", 8) == 0) || v[0] == '/';
 }
 
 static int set_log(struct ug__parser *p,
@@ -443,7 +444,7 @@ static int set_log(struct ug__parser *p,
 {
 	if (!log_ok(v, n))
 		return perr(p,
-			    "bad log '%v' (use stderr, syslog or an "
+			    "bad log '%v' (use stderr, syslog, syslog:/socket or an "
 			    "absolute file path)",
 			    v, n);
 	return set_string(p, &p->cfg->log, v, n);
@@ -1018,7 +1019,7 @@ int ug__config_env(struct ug_config *cfg, const char *mode, const char *log,
 		if (!*log || !log_ok(log, strlen(log))) {
 			msg_str(&m, "UPLOADGUARD_LOG: bad log '");
 			msg_untrusted(&m, log, strlen(log), UG_MSG_SHOW_MAX);
-			msg_str(&m, "' (use stderr, syslog or an absolute "
+			msg_str(&m, "' (use stderr, syslog, syslog:/socket or an absolute "
 				    "file path)");
 			return -EINVAL;
 		}

@@ -235,6 +235,8 @@ __attribute__((constructor(101))) static void ug_ctor(void)
 
 __attribute__((destructor)) static void ug_dtor(void)
 {
-	if (atomic_load(&ug__active))
+	if (atomic_load(&ug__active)) {
+		ug__policy_exit();
 		ug__log_exit();
+	}
 }

@@ -123,7 +123,9 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 
 	*a = (struct ug_admit){.want = n,
 			       .size_before = (int64_t)size,
-			       .total_before = -1,
+			       .total_before = ug__bytes_ctr(rt)
+						       ? ug__ctr_get(&rt->tot->bytes)
+						       : -1,
 			       .mode = rt->mode};
 	if (ug__st.sessions && (ino->owner[0] || d->opener[0]) &&
 	    cross_session(d, &b, &owner)) {
@@ -327,6 +329,29 @@ static void conclude(struct ug_event *ev, const struct ug_admit *a,
 	emit_event(ev, ino);
 	if (a->mode == UG_MODE_ABORT)
 		abort();
+}
+
+/* At exit: identical events still held back by the rate limit get one
+ * line each ("rate_limited", with the count), never silently dropped. */
+void ug__policy_exit(void)
+{
+	struct ug_event ev;
+	int i;
+
+	for (i = 0; i < UG_RATE_SLOTS; i++) {
+		uint64_t n = atomic_exchange(&rate[i].held, 0);
+
+		if (!n)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.event = "rate_limited";
+		ev.fd = -1;
+		ev.offset = -1;
+		ev.size_before = ev.size_after = -1;
+		ev.total_before = ev.total_after = -1;
+		ev.repeat = n - 1; /* 1 + repeat: the events it stands for */
+		ug__log_event(&ev);
+	}
 }
 
 void ug__report_slow(const struct ug_admit *a, struct ug_desc *d,

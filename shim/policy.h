@@ -63,6 +63,7 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 			  const char *op);
 
 enum ug_mode ug__mode_of(const struct ug_rootrt *rt);
+void ug__policy_exit(void); /* destructor: flush rate-limited counts */
 
 /* The root's byte counter, or NULL when no max_total needs one: writes
  * into such a root touch no shared memory. */

@@ -576,7 +576,7 @@ static void test_config_log_values(void **state)
 	assert_int_equal(parse("[guard]\nlog = stderr\n"), 0);
 	assert_string_equal(cfg.log, "stderr");
 	expect_err("[guard]\nlog = events.jsonl\n",
-		   "t.conf:2: bad log 'events.jsonl' (use stderr, syslog or "
+		   "t.conf:2: bad log 'events.jsonl' (use stderr, syslog, syslog:/socket or "
 		   "an absolute file path)");
 }
 
@@ -821,11 +821,11 @@ static void test_config_env_errors(void **state)
 	assert_int_equal(ug__config_env(&cfg, "deny", "", err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "UPLOADGUARD_LOG: bad log '' (use stderr, "
-				 "syslog or an absolute file path)");
+				 "syslog, syslog:/socket or an absolute file path)");
 	assert_int_equal(ug__config_env(&cfg, NULL, "rel\n", err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "UPLOADGUARD_LOG: bad log 'rel\\x0a' (use "
-				 "stderr, syslog or an absolute file path)");
+				 "stderr, syslog, syslog:/socket or an absolute file path)");
 	/* Nothing applied on error, not even the valid half. */
 	assert_int_equal(cfg.mode, UG_MODE_LOG);
 	assert_string_equal(cfg.log, "stderr");
