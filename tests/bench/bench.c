@@ -822,7 +822,7 @@ static void print_header(void)
 
 static void print_row(const struct result *r)
 {
-	char b[64], g[64], t[32] = "", verdict[16] = "";
+	char b[64], g[64], t[32] = "", verdict[32] = "";
 
 	fmt_val(b, sizeof(b), r->bare, r->c->unit);
 	fmt_val(g, sizeof(g), r->guard, r->c->unit);
@@ -1188,8 +1188,8 @@ static int strace_main(void)
 	argv[i] = NULL;
 	setenv("BENCH_ITERS", "2000", 1);
 	run_capture(argv, false, false, env("BENCH_CONF"), &traced, 1);
-	printf("`strace -f -c` of the guarded case (2,000 writes a batch, "
-	       "warm-up + 3 batches; the top rows):\n\n```\n");
+	printf("`strace -f -c` of the guarded case (5 batches of 1,000 writes "
+	       "after a 500-write warm-up; the top rows):\n\n```\n");
 	f = fopen(sum, "r");
 	check(f != NULL, sum);
 	for (i = 0; i < 9 && fgets(line, sizeof(line), f); i++)
