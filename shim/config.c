@@ -851,8 +851,10 @@ static int parse_header(struct ug__parser *p, const char *s, size_t n)
 	}
 	if (eq(name, nlen, "guard"))
 		p->sec = SEC_GUARD;
-	else if (eq(name, nlen, "session"))
+	else if (eq(name, nlen, "session")) {
 		p->sec = SEC_SESSION;
+		p->cfg->sessions = true;
+	}
 	else
 		return perr(p,
 			    "unknown section [%v] (use [guard], [session] "

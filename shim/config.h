@@ -47,6 +47,7 @@ struct ug_config {
 	char *only;            /* [guard] only = glob of executables, or NULL */
 	struct ug_source sources[UG_MAX_SOURCES]; /* [session] from = a, b, ... */
 	size_t nsources;       /* default: one source, api */
+	bool sessions;         /* a [session] section is present */
 	enum ug_mode cross;    /* [session] cross, default UG_MODE_LOG */
 	char *salt;            /* [session] salt, or NULL */
 	struct ug_root *roots; /* [upload PATH] sections, in file order */

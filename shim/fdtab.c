@@ -350,7 +350,7 @@ int ug__fd_opened(int fd, int oflags, bool created, const char *op)
 	 * session to check or to own the file): classify at the first write
 	 * instead, so an open that never writes, and every open outside the
 	 * roots, costs one store here. */
-	if (!(created && ug__st.need_prestat) && !ug__session_cur()) {
+	if (!(created && ug__st.need_prestat) && !ug__session_active()) {
 		fd_put(fd, UG_FD_UNKNOWN);
 		return 0;
 	}

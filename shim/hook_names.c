@@ -191,7 +191,7 @@ static void moved(const struct stat *st, struct ug_rootrt *to)
 static void claim_owner(struct ug_rootrt *rt, const char *abs,
 			const struct stat *st)
 {
-	const struct ug_binding *b = ug__session_cur();
+	const struct ug_binding *b = ug__session_active();
 	struct ug_inode *ino;
 
 	if (!b || rt->cfg->owner || !S_ISREG(st->st_mode))
@@ -261,7 +261,7 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		dfiles = 1;
 	}
 	/* owners matter to a thread serving a session and to max_session */
-	if (rtt && ug__session_cur())
+	if (rtt && ug__session_active())
 		ug__owner_of_path(rtt, to, owner);
 	if ((rtt && rtt->cfg->max_session != UG_UNLIMITED) ||
 	    (rf && rf->cfg->max_session != UG_UNLIMITED))
@@ -431,7 +431,7 @@ static int unlink_common(int dirfd, const char *path, int flags,
 	rt = ug__classify_name(dirfd, path, abs, sizeof(abs), &st);
 	if (!rt || !S_ISREG(st.st_mode))
 		goto pass_entered;
-	if (ug__session_cur() || rt->cfg->max_session != UG_UNLIMITED)
+	if (ug__session_active() || rt->cfg->max_session != UG_UNLIMITED)
 		ug__owner_of_path(rt, abs, owner);
 	if (!ug__name_admit(rt, 0, 0, 0, 0, owner, NULL, &a)) {
 		ug__name_report(&a, rt, op, abs, &st, owner, -1, a.err);

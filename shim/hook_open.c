@@ -72,12 +72,12 @@ int ug__open_common(int k, int dirfd, const char *path, int flags,
 	/* Whether the call creates the file decides its owner (the bound
 	 * session) and max_files: look before opening. */
 	if ((flags & O_CREAT) && !(flags & O_EXCL) &&
-	    (ug__st.need_prestat || ug__session_cur()))
+	    (ug__st.need_prestat || ug__session_active()))
 		exists = fstatat(dirfd, path, &st, 0) == 0;
 	/* A thread serving a session must not truncate another session's
 	 * file: open without O_TRUNC, check, then truncate. */
 	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
-	    ug__session_cur()) {
+	    ug__session_active()) {
 		rflags &= ~O_TRUNC;
 		late_trunc = true;
 	}

@@ -6,6 +6,7 @@
  * lock is held across position, cap and the real call.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -294,14 +295,15 @@ UG_EXPORT int fputs_unlocked(const char *s, FILE *f)
 
 UG_EXPORT int puts(const char *s)
 {
-	size_t acc;
+	size_t acc, n;
 
 	if (likely(stream_plain(stdout)))
 		return real_puts(s);
 	if (puts_common(s, stdout, "puts") == EOF ||
 	    put_capped(stdout, "\n", 1, "puts", &acc) < 0)
 		return EOF;
-	return 1;
+	n = strlen(s); /* glibc returns MIN(INT_MAX, len + 1) */
+	return n >= INT_MAX ? INT_MAX : (int)n + 1;
 }
 
 static int putc_common(int c, FILE *f, const char *op)

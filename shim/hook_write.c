@@ -102,16 +102,20 @@ static ssize_t do_pwrite64(void *c, size_t n)
 	return real_pwrite64(x->fd, x->buf, n, x->off);
 }
 
+/* Out of line so that write's fast path stays a load, a test and a jump. */
+static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
+						   size_t n)
+{
+	struct buf_ctx c = {.fd = fd, .buf = buf};
+
+	return ug__guarded_write(fd, n, UG_AT_POS, "write", do_write, &c);
+}
+
 UG_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	uintptr_t e = ug__fd_get(fd);
-	struct buf_ctx c;
-
-	if (likely(e & 3))
+	if (likely(ug__fd_get(fd) & 3))
 		return real_write(fd, buf, n);
-	c.fd = fd;
-	c.buf = buf;
-	return ug__guarded_write(fd, n, UG_AT_POS, "write", do_write, &c);
+	return write_slow(fd, buf, n);
 }
 
 static ssize_t pwrite_common(int fd, const void *buf, size_t n, off64_t off,

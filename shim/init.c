@@ -195,7 +195,12 @@ static void init_once_fn(void)
 	if (ug__st.cfg.nroots == 0)
 		goto out;
 	ug__resolve_real(); /* guarded: the whole table, before anything */
-	ug__st.sessions = true;
+	/* Session checks (owners, cross-session writes) cost an xattr read
+	 * per guarded open: only when asked for. */
+	ug__st.sessions = ug__st.cfg.sessions || getenv(UG_ENV_SESSION);
+	for (size_t i = 0; i < ug__st.cfg.nroots; i++)
+		if (ug__st.cfg.roots[i].owner)
+			ug__st.sessions = true;
 	if (ug__fd_table_init() < 0 || setup_roots() < 0) {
 		ug__diag("out of memory at start: the guard is off");
 		goto out;

@@ -289,9 +289,10 @@ size_t ug__json_finish(struct ug_json *j)
 		return 0;
 	while (j->depth > 0) /* a caller that gave up mid-container */
 		ug__json_end(j, 0);
-	if (j->trunc) {
-		memcpy(j->buf + j->len, tr, sizeof(tr) - 1);
-		j->len += sizeof(tr) - 1;
+	if (j->trunc) { /* no comma when nothing fitted before it */
+		size_t skip = j->first ? 1 : 0;
+		memcpy(j->buf + j->len, tr + skip, sizeof(tr) - 1 - skip);
+		j->len += sizeof(tr) - 1 - skip;
 	}
 	j->buf[j->len++] = '}';
 	j->buf[j->len++] = '\n';

@@ -260,6 +260,12 @@ static int open_file(const char *path)
 		real_close(fd);
 		return -e;
 	}
+	/* A file another user owns (planted in a directory others can
+	 * write) would let them read or rewrite the forensic record. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		real_close(fd);
+		return -EPERM;
+	}
 	/* back to plain writes for a regular file */
 	real_fcntl(fd, F_SETFL, O_APPEND);
 	return park(fd);

@@ -543,7 +543,7 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		    const char *src_owner, struct ug_admit *a)
 {
 	const struct ug_root *r = rt->cfg;
-	const struct ug_binding *b = ug__session_cur();
+	const struct ug_binding *b = ug__session_active();
 	int64_t nb = bytes - dst_bytes, nf = files - dst_files;
 	struct ug_ctr *fc = &rt->tot->files;
 

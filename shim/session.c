@@ -30,6 +30,11 @@ const struct ug_binding *ug__session_cur(void)
 	return env_bound ? &env_bind : NULL;
 }
 
+const struct ug_binding *ug__session_active(void)
+{
+	return ug__st.sessions ? ug__session_cur() : NULL;
+}
+
 static bool valid_id(const char *id, size_t len)
 {
 	size_t i;

@@ -20,6 +20,10 @@ struct ug_binding {
 /* The calling thread's binding, falling back to the process's env binding;
  * NULL when unbound. */
 const struct ug_binding *ug__session_cur(void);
+/* The binding that session checks should use: NULL when the config asks
+ * for no session checks ([session] absent). */
+const struct ug_binding *ug__session_active(void);
+
 /* Binds the calling thread (id is copied, digest computed). */
 int ug__session_bind(const char *id, size_t len, const char *source, int fd);
 /* Ends the thread's binding if it came from fd (fd < 0: whatever it is). */
