@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "path.h"
 #include "policy.h"
+#include "scratch.h"
 #include "session.h"
 #include "table.h"
 
@@ -270,18 +271,21 @@ int ug__fd_path(int fd, char *buf, size_t size, bool *deleted)
 static struct ug_desc *classify(int fd, const struct stat *st, int oflags,
 				const char *op)
 {
-	char path[PATH_MAX];
 	struct ug_rootrt *rt;
 	struct ug_desc *d;
 	bool deleted = false;
+	char *path;
 
 	if (!S_ISREG(st->st_mode) || !ug__dev_guarded(st->st_dev))
 		return NULL;
-	if (ug__fd_path(fd, path, sizeof(path), &deleted) < 0)
+	path = ug__scratch_get();
+	if (!path)
 		return NULL;
+	if (ug__fd_path(fd, path, PATH_MAX, &deleted) < 0)
+		goto out_none;
 	rt = ug__root_for(path);
 	if (!rt || in_vfork_child()) /* a vfork child must not allocate */
-		return NULL;
+		goto out_none;
 	pthread_mutex_lock(&ug__lock);
 	d = desc_new();
 	if (d) {
@@ -301,7 +305,11 @@ static struct ug_desc *classify(int fd, const struct stat *st, int oflags,
 		ug__policy_opened(d, op);
 	}
 	pthread_mutex_unlock(&ug__lock);
+	ug__scratch_put(path);
 	return d;
+out_none:
+	ug__scratch_put(path);
+	return NULL;
 }
 
 struct ug_desc *ug__desc_get(int fd)

@@ -182,7 +182,8 @@ bool ug__dev_guarded(dev_t dev) UG_HIDDEN;
  * it does not exist).  Returns NULL quickly when the parent directory is not
  * on a guarded device. */
 struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
-				    size_t outsz, struct stat *st) UG_HIDDEN;
+				    size_t outsz, struct stat *st,
+				    char *work) UG_HIDDEN; /* work: 2*PATH_MAX */
 
 /* ---- misc ------------------------------------------------------------------*/
 pid_t ug__gettid(void) UG_HIDDEN;

@@ -14,6 +14,7 @@
 
 #include "event.h"
 #include "hooks.h"
+#include "scratch.h"
 #include "session.h"
 
 UG_EXPORT int close(int fd)
@@ -179,14 +180,15 @@ UG_EXPORT int flock(int fd, int op)
 		if (op & LOCK_UN) {
 			ug__session_unbind(fd);
 		} else if (op & LOCK_EX) {
-			char path[4096];
+			char *path = ug__scratch_get();
 			bool del;
-			int n = ug__fd_path(fd, path, sizeof(path), &del);
+			int n = path ? ug__fd_path(fd, path, PATH_MAX, &del) : -1;
 			const char *base = n > 0 ? strrchr(path, '/') : NULL;
 
 			if (base && strncmp(base + 1, "sess_", 5) == 0)
 				ug__session_bind(base + 6, strlen(base + 6),
 						 "php", fd);
+			ug__scratch_put(path);
 		}
 		UG_ERRNO_RESTORE;
 	}

@@ -14,6 +14,7 @@
 
 #include "hooks.h"
 #include "path.h"
+#include "scratch.h"
 #include "session.h"
 #include "totals.h"
 
@@ -113,15 +114,15 @@ static int dir_path(int dirfd, const char *dir, const struct stat *pst,
 }
 
 struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
-				    size_t outsz, struct stat *st)
+				    size_t outsz, struct stat *st, char *work)
 {
-	char dir[PATH_MAX], dpath[PATH_MAX];
+	char *dir = work, *dpath = work + PATH_MAX;
 	const char *name, *slash;
 	struct stat pst;
 	size_t len = strlen(path);
 
 	st->st_mode = 0;
-	if (len == 0 || len >= sizeof(dir))
+	if (len == 0 || len >= PATH_MAX - 2)
 		return NULL;
 	memcpy(dir, path, len + 1);
 	while (len > 1 && dir[len - 1] == '/') /* "a/" names "a" */
@@ -145,7 +146,7 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 	if (fstatat(dirfd, dir, &pst, 0) < 0 || !S_ISDIR(pst.st_mode) ||
 	    !ug__dev_guarded(pst.st_dev))
 		return NULL;
-	if (dir_path(dirfd, dir, &pst, dpath, sizeof(dpath)) < 0 ||
+	if (dir_path(dirfd, dir, &pst, dpath, PATH_MAX) < 0 ||
 	    ug__path_join(dpath, *name ? name : ".", out, outsz) < 0)
 		return NULL;
 	if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -227,7 +228,7 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		       const char *p2, const char *op,
 		       int (*real)(void *), void *ctx, const struct stat *srcst)
 {
-	char from[PATH_MAX], to[PATH_MAX], owner[17] = "", sowner[17] = "";
+	char owner[17] = "", sowner[17] = "", *from, *to, *work;
 	struct stat fst, tst;
 	struct ug_rootrt *rf, *rtt;
 	struct ug_admit a;
@@ -238,23 +239,26 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 	if (!atomic_load_explicit(&ug__active, memory_order_relaxed) ||
 	    !ug__enter())
 		return real(ctx);
-	rtt = ug__classify_name(fd2, p2, to, sizeof(to), &tst);
+	/* paths live off the stack: threads may have 16 KiB stacks */
+	from = ug__scratch_get();
+	if (!from)
+		goto pass;
+	to = from + PATH_MAX;
+	work = from + 2 * PATH_MAX;
+	rtt = ug__classify_name(fd2, p2, to, PATH_MAX, &tst, work);
 	if (srcst) { /* linkat of an fd */
 		fst = *srcst;
 		rf = NULL;
 		from[0] = '\0';
-		if (ug__fd_path(fd1, from, sizeof(from), &(bool){0}) >= 0)
+		if (ug__fd_path(fd1, from, PATH_MAX, &(bool){0}) >= 0)
 			rf = ug__root_for(from);
 	} else {
-		rf = ug__classify_name(fd1, p1, from, sizeof(from), &fst);
+		rf = ug__classify_name(fd1, p1, from, PATH_MAX, &fst, work);
 	}
 	if ((!rtt && !rf) || fst.st_mode == 0 ||
 	    (S_ISREG(tst.st_mode) && tst.st_dev == fst.st_dev &&
-	     tst.st_ino == fst.st_ino)) {
-		ug__leave();
-		UG_ERRNO_RESTORE;
-		return real(ctx);
-	}
+	     tst.st_ino == fst.st_ino))
+		goto pass;
 	name_weight(from, &fst, &bytes, &files);
 	if (rtt && S_ISREG(tst.st_mode) && tst.st_nlink == 1) {
 		dbytes = tst.st_size;
@@ -271,9 +275,9 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 	if (rtt && !ug__name_admit(rtt, bytes, files, dbytes, dfiles, owner,
 				   sowner, &a)) {
 		ug__name_report(&a, rtt, op, to, &fst, owner, -1, a.err);
-		ug__leave();
-		errno = a.err;
-		return -1;
+		rc = -1;
+		err = a.err;
+		goto out;
 	}
 	if (rtt && a.mode == UG_MODE_ABORT && (a.rule || a.cross))
 		ug__name_report(&a, rtt, op, to, &fst, owner, -1, 0);
@@ -302,9 +306,16 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 	}
 	if (rtt)
 		ug__name_report(&a, rtt, op, to, &fst, owner, rc, err);
+out:
+	ug__scratch_put(from);
 	ug__leave();
 	errno = rc < 0 ? err : ug_saved_errno_;
 	return rc;
+pass:
+	ug__scratch_put(from);
+	ug__leave();
+	UG_ERRNO_RESTORE;
+	return real(ctx);
 }
 
 struct ren_ctx {
@@ -414,7 +425,7 @@ UG_EXPORT int linkat(int fd1, const char *from, int fd2, const char *to,
 static int unlink_common(int dirfd, const char *path, int flags,
 			 const char *op)
 {
-	char abs[PATH_MAX], owner[17] = "";
+	char owner[17] = "", *abs;
 	struct stat st;
 	struct ug_rootrt *rt;
 	struct ug_admit a;
@@ -423,21 +434,27 @@ static int unlink_common(int dirfd, const char *path, int flags,
 	int rc, err;
 	UG_ERRNO_SAVE;
 
+	abs = NULL;
+
 	if (!atomic_load_explicit(&ug__active, memory_order_relaxed) ||
 	    (flags & AT_REMOVEDIR) || !ug__enter())
 		return flags || dirfd != AT_FDCWD
 			       ? real_unlinkat(dirfd, path, flags)
 			       : real_unlink(path);
-	rt = ug__classify_name(dirfd, path, abs, sizeof(abs), &st);
+	abs = ug__scratch_get(); /* off the stack: see move_common */
+	if (!abs)
+		goto pass_entered;
+	rt = ug__classify_name(dirfd, path, abs, PATH_MAX, &st,
+			       abs + PATH_MAX);
 	if (!rt || !S_ISREG(st.st_mode))
 		goto pass_entered;
 	if (ug__session_active() || rt->cfg->max_session != UG_UNLIMITED)
 		ug__owner_of_path(rt, abs, owner);
 	if (!ug__name_admit(rt, 0, 0, 0, 0, owner, NULL, &a)) {
 		ug__name_report(&a, rt, op, abs, &st, owner, -1, a.err);
-		ug__leave();
-		errno = a.err;
-		return -1;
+		rc = -1;
+		err = a.err;
+		goto out;
 	}
 	if (a.cross && a.mode == UG_MODE_ABORT)
 		ug__name_report(&a, rt, op, abs, &st, owner, -1, 0);
@@ -463,10 +480,13 @@ static int unlink_common(int dirfd, const char *path, int flags,
 		}
 	}
 	ug__name_report(&a, rt, op, abs, &st, owner, rc, err);
+out:
+	ug__scratch_put(abs);
 	ug__leave();
 	errno = rc < 0 ? err : ug_saved_errno_;
 	return rc;
 pass_entered:
+	ug__scratch_put(abs);
 	ug__leave();
 	UG_ERRNO_RESTORE;
 	return flags || dirfd != AT_FDCWD ? real_unlinkat(dirfd, path, flags)

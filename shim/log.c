@@ -647,9 +647,9 @@ static void put_int_or_null(struct ug_json *j, const char *key, int64_t v)
 void ug__log_event(const struct ug_event *ev)
 {
 	struct ug_json j;
-	char ts[32], red[PATH_MAX], en[16];
+	char ts[32], en[16];
 	int slot;
-	char *buf;
+	char *buf, *red;
 	uint64_t lost;
 	size_t len;
 	UG_ERRNO_SAVE;
@@ -666,7 +666,9 @@ void ug__log_event(const struct ug_event *ev)
 		return;
 	}
 	rfc3339(ts);
-	ug__json_init(&j, buf, UG_EVBUF);
+	/* the redacted path lives at the buffer's end, off the stack */
+	red = buf + UG_EVBUF - PATH_MAX;
+	ug__json_init(&j, buf, UG_EVBUF - PATH_MAX);
 	ug__json_u64(&j, "v", UG_SCHEMA_VERSION);
 	ug__json_u64(&j, "seq", atomic_fetch_add(&lg.seq, 1) + 1);
 	ug__json_str(&j, "time", ts);
@@ -676,7 +678,10 @@ void ug__log_event(const struct ug_event *ev)
 	ug__json_str(&j, "verdict", ev->verdict);
 	ug__json_str(&j, "op", ev->op);
 	/* session ids are secrets, even inside a path */
-	ug__json_str(&j, "path", ev->path ? ug__session_redact(ev->root, ev->path, red, sizeof(red)) : NULL);
+	ug__json_str(&j, "path",
+		     ev->path ? ug__session_redact(ev->root, ev->path, red,
+						   PATH_MAX)
+			      : NULL);
 	put_int_or_null(&j, "fd", ev->fd);
 	put_int_or_null(&j, "offset", ev->offset);
 	ug__json_u64(&j, "requested", ev->requested);
