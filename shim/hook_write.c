@@ -14,6 +14,66 @@
 
 /* ---- the guarded path --------------------------------------------------- */
 
+/* The position a write at `off` lands at, asking the kernel. */
+static int64_t kernel_pos(int fd, int64_t off, const struct ug_desc *d)
+{
+	struct stat st;
+
+	if (off >= 0)
+		return off;
+	if (off == UG_AT_END || (d->oflags & O_APPEND))
+		return fstat(fd, &st) == 0 ? st.st_size : -1;
+	return real_lseek64(fd, 0, SEEK_CUR);
+}
+
+/* A write from a signal handler that interrupted this thread inside the
+ * shim: the interrupted call may hold this file's lock, so the same caps
+ * are applied without it: the position from the kernel, the counters
+ * through their atomics, no rescan.  The tracked position is left stale
+ * (re-read on the next write).  Deeper nesting passes through. */
+static ssize_t nested_write(int fd, uint64_t n, int64_t off, const char *op,
+			    ug_do_fn doit, void *ctx)
+{
+	uintptr_t e = ug__fd_get(fd);
+	struct ug_desc *d;
+	struct ug_admit a;
+	int64_t pos;
+	ssize_t ret;
+	int err;
+	UG_ERRNO_SAVE;
+
+	if (e == UG_FD_UNKNOWN || (e & 3) || n == 0 || ug__depth > 1)
+		return doit(ctx, n);
+	d = ug__desc_get(fd); /* a known record: no classification here */
+	if (!d)
+		return doit(ctx, n);
+	pos = kernel_pos(fd, off, d);
+	if (pos < 0) {
+		ug__desc_put(d);
+		UG_ERRNO_RESTORE;
+		return doit(ctx, n);
+	}
+	ug__depth++;
+	ug__admit(d, (uint64_t)pos, n, UG_ADMIT_PARTIAL, &a);
+	if (a.mode == UG_MODE_ABORT && (a.rule || a.cross))
+		ug__report(&a, d, op, fd, pos, -1, a.err);
+	if (a.allowed == 0 && a.err) {
+		ret = -1;
+		err = a.err;
+	} else {
+		UG_ERRNO_RESTORE;
+		ret = doit(ctx, a.allowed);
+		err = errno;
+	}
+	ug__commit(d, (uint64_t)pos, ret, &a);
+	d->pos_valid = false;
+	ug__report(&a, d, op, fd, pos, ret, err);
+	ug__depth--;
+	ug__desc_put(d);
+	errno = err;
+	return ret;
+}
+
 ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 			  ug_do_fn doit, void *ctx)
 {
@@ -24,19 +84,16 @@ ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 	int err;
 	UG_ERRNO_SAVE;
 
-	if (!atomic_load_explicit(&ug__active, memory_order_relaxed) ||
-	    !ug__enter())
+	if (!atomic_load_explicit(&ug__active, memory_order_relaxed))
 		return doit(ctx, n);
+	if (unlikely(!ug__enter()))
+		return nested_write(fd, n, off, op, doit, ctx);
 	d = ug__desc_get(fd);
 	if (!d || n == 0)
 		goto pass;
 	ug__desc_lock(d);
-	if (off == UG_AT_END) {
-		struct stat st;
-		pos = fstat(fd, &st) == 0 ? st.st_size : -1;
-	} else {
-		pos = off >= 0 ? off : ug__desc_pos(d, fd);
-	}
+	pos = off == UG_AT_END ? kernel_pos(fd, off, d)
+			       : off >= 0 ? off : ug__desc_pos(d, fd);
 	if (pos < 0) {
 		ug__desc_unlock(d);
 		goto pass;

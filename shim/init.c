@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "backtrace.h"
@@ -58,14 +59,75 @@ struct ug_rootrt *ug__root_for(const char *abs)
 	return best;
 }
 
+/* Devices that hold guarded files: the roots' own, and those of the
+ * filesystems mounted below a root (read from mountinfo at start). */
+#define UG_MAX_DEVS 64
+static dev_t guarded_devs[UG_MAX_DEVS];
+static size_t nguarded_devs;
+static bool any_dev; /* a root does not exist yet: every device */
+
 bool ug__dev_guarded(dev_t dev)
 {
 	size_t i;
 
-	for (i = 0; i < ug__st.nroots; i++)
-		if (ug__st.roots[i].dev == dev || ug__st.roots[i].dev == 0)
+	if (any_dev)
+		return true;
+	for (i = 0; i < nguarded_devs; i++)
+		if (guarded_devs[i] == dev)
 			return true;
 	return false;
+}
+
+static void add_dev(dev_t dev)
+{
+	size_t i;
+
+	for (i = 0; i < nguarded_devs; i++)
+		if (guarded_devs[i] == dev)
+			return;
+	if (nguarded_devs == UG_MAX_DEVS)
+		any_dev = true; /* too many to list: check every device */
+	else
+		guarded_devs[nguarded_devs++] = dev;
+}
+
+/* Mountinfo escapes blanks in paths as \040 and kin: undo it in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+static void scan_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		char mnt[4096];
+
+		/* id parent maj:min root mountpoint ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) !=
+		    3)
+			continue;
+		unescape(mnt);
+		if (ug__root_for(mnt))
+			add_dev(makedev(maj, min));
+	}
+	fclose(f);
 }
 
 static int setup_roots(void)
@@ -95,6 +157,9 @@ static int setup_roots(void)
 		if (stat(rt->real, &st) == 0) {
 			rt->dev = st.st_dev;
 			rt->ino = st.st_ino;
+			add_dev(st.st_dev);
+		} else {
+			any_dev = true;
 		}
 		if (r->max_files != UG_UNLIMITED || r->owner)
 			ug__st.need_prestat = true;
@@ -205,6 +270,7 @@ static void init_once_fn(void)
 		ug__diag("out of memory at start: the guard is off");
 		goto out;
 	}
+	scan_mounts();
 	if (ug__log_open(ug__st.cfg.log, err, sizeof(err)) < 0)
 		ug__diag("%s: events will be counted as lost, caps still hold",
 			 err);

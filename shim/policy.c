@@ -73,7 +73,7 @@ static void reserve_total(struct ug_rootrt *rt, int64_t growth,
 	}
 	a->total_before = ug__ctr_get(c);
 	got = ug__ctr_reserve(c, growth, cap);
-	if (got < growth) {
+	if (got < growth && ug__depth <= 1) { /* not from a signal handler */
 		/* At the boundary: measure the subtree before saying no. */
 		ug__ctr_done(c, got, 0);
 		ug__totals_rescan(rt, UG_RESCAN_MIN_NS);
