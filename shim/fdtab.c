@@ -18,7 +18,6 @@
 #include "policy.h"
 #include "scratch.h"
 #include "session.h"
-#include "table.h"
 
 _Atomic uintptr_t *ug__fds;
 int ug__nfds;
@@ -32,17 +31,39 @@ static struct ug_desc *desc_free;  /* recycled descs (under ug__lock) */
 static struct ug_desc **desc_all;  /* every desc ever made, for fork */
 static size_t desc_nall, desc_capall;
 
-struct ug_key {
-	dev_t dev;
-	ino_t ino;
-};
+/* Guarded files by (dev, ino): chained buckets, doubled as they fill.
+ * Under ug__lock; 8 bytes a file plus the bucket array. */
+static struct ug_inode **buckets;
+static size_t nbuckets, ninodes;
 
-struct ug_inode_ent {
-	struct ug_key key;
-	struct ug_inode *ino;
-	UT_hash_handle hh;
-};
-static struct ug_inode_ent *inodes;
+static size_t bucket_of(dev_t dev, ino_t ino, size_t n)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)dev;
+
+	return (size_t)(h >> 17) & (n - 1);
+}
+
+static bool grow_buckets(void)
+{
+	size_t n = nbuckets ? nbuckets * 2 : 256, i;
+	struct ug_inode **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return false;
+	for (i = 0; i < nbuckets; i++) {
+		struct ug_inode *e = buckets[i], *next;
+		for (; e; e = next) {
+			size_t b = bucket_of(e->dev, e->ino, n);
+			next = e->next;
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	}
+	free(buckets);
+	buckets = nb;
+	nbuckets = n;
+	return true;
+}
 
 int ug__fd_table_init(void)
 {
@@ -88,71 +109,58 @@ static void fd_put(int fd, uintptr_t v)
 static struct ug_inode *inode_get(const struct stat *st, const char *path,
 				  struct ug_rootrt *rt)
 {
-	struct ug_inode_ent *e;
-	struct ug_key key;
-	size_t plen = strlen(path);
+	struct ug_inode *e = ug__inode_find(st->st_dev, st->st_ino);
+	size_t plen = strlen(path), b;
 
-	memset(&key, 0, sizeof(key));
-	key.dev = st->st_dev;
-	key.ino = st->st_ino;
-	HASH_FIND(hh, inodes, &key, sizeof(key), e);
 	if (e) {
-		e->ino->refs++;
-		return e->ino;
+		e->refs++;
+		return e;
 	}
-	e = calloc(1, sizeof(*e));
+	if (ninodes >= 2 * nbuckets && !grow_buckets() && !nbuckets)
+		return NULL;
+	e = calloc(1, sizeof(*e) + plen + 1);
 	if (!e)
 		return NULL;
-	e->ino = calloc(1, sizeof(*e->ino) + plen + 1);
-	if (!e->ino) {
-		free(e);
-		return NULL;
-	}
-	e->key = key;
-	e->ino->dev = st->st_dev;
-	e->ino->ino = st->st_ino;
-	e->ino->refs = 1;
-	atomic_init(&e->ino->size, st->st_size);
-	e->ino->root = rt;
-	memcpy(e->ino->path, path, plen + 1);
-	ug__table_oom = 0;
-	HASH_ADD(hh, inodes, key, sizeof(key), e);
-	if (ug__table_oom) {
-		free(e->ino);
-		free(e);
-		return NULL;
-	}
-	return e->ino;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->refs = 1;
+	atomic_init(&e->size, st->st_size);
+	e->root = rt;
+	memcpy(e->path, path, plen + 1);
+	b = bucket_of(e->dev, e->ino, nbuckets);
+	e->next = buckets[b];
+	buckets[b] = e;
+	ninodes++;
+	return e;
 }
 
 static void inode_put(struct ug_inode *ino)
 {
-	struct ug_inode_ent *e;
-	struct ug_key key;
+	struct ug_inode **pp;
 
 	if (--ino->refs > 0)
 		return;
-	memset(&key, 0, sizeof(key));
-	key.dev = ino->dev;
-	key.ino = ino->ino;
-	HASH_FIND(hh, inodes, &key, sizeof(key), e);
-	if (e) {
-		HASH_DEL(inodes, e);
-		free(e);
+	for (pp = &buckets[bucket_of(ino->dev, ino->ino, nbuckets)]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == ino) {
+			*pp = ino->next;
+			ninodes--;
+			break;
+		}
 	}
 	free(ino);
 }
 
 struct ug_inode *ug__inode_find(dev_t dev, ino_t ino)
 {
-	struct ug_inode_ent *e;
-	struct ug_key key;
+	struct ug_inode *e;
 
-	memset(&key, 0, sizeof(key));
-	key.dev = dev;
-	key.ino = ino;
-	HASH_FIND(hh, inodes, &key, sizeof(key), e);
-	return e ? e->ino : NULL;
+	if (!nbuckets)
+		return NULL;
+	for (e = buckets[bucket_of(dev, ino, nbuckets)]; e; e = e->next)
+		if (e->dev == dev && e->ino == ino)
+			return e;
+	return NULL;
 }
 
 static struct ug_desc *desc_new(void)

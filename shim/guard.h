@@ -114,18 +114,19 @@ struct ug_desc {
 	int64_t pos;
 	struct ug_inode *ino;
 	uint64_t written;           /* bytes written through it (audit) */
-	char opener[64];            /* digest of the opener's session, or "" */
+	char opener[17];            /* digest of the opener's session, or "" */
 };
 
 /* A guarded file (one per dev/ino in this process). */
 struct ug_inode {
+	struct ug_inode *next;      /* hash chain (under ug__lock) */
 	dev_t dev;
 	ino_t ino;
-	int refs;                   /* descs (under ug__lock) */
 	_Atomic int64_t size;       /* apparent size as far as we know */
 	struct ug_rootrt *root;
+	int refs;                   /* descs (under ug__lock) */
 	bool tmpfile;               /* O_TMPFILE or unlinked while open */
-	char owner[64];             /* owning session digest, or "" */
+	char owner[17];             /* owning session digest, or "" */
 	char path[];                /* absolute path at classification */
 };
 

@@ -203,7 +203,7 @@ static void claim_owner(struct ug_rootrt *rt, const char *abs,
 	pthread_mutex_lock(&ug__lock);
 	ino = ug__inode_find(st->st_dev, st->st_ino);
 	if (ino && !ino->owner[0])
-		memcpy(ino->owner, b->digest, sizeof(b->digest));
+		memcpy(ino->owner, b->digest, sizeof(ino->owner));
 	pthread_mutex_unlock(&ug__lock);
 }
 

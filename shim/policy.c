@@ -382,7 +382,7 @@ void ug__policy_opened(struct ug_desc *d, const char *op)
 		return;
 	b = ug__session_cur();
 	if (b)
-		memcpy(d->opener, b->digest, sizeof(b->digest));
+		memcpy(d->opener, b->digest, sizeof(d->opener));
 }
 
 /* The owner of a file: its path pattern, else its xattr, else (created)
@@ -412,7 +412,7 @@ static void set_owner(struct ug_desc *d, int fd, bool created)
 	ino->owner[0] = '\0';
 	b = ug__session_cur();
 	if (created && b) {
-		memcpy(ino->owner, b->digest, sizeof(b->digest));
+		memcpy(ino->owner, b->digest, sizeof(ino->owner));
 		fsetxattr(fd, UG_OWNER_XATTR, b->digest, 16, 0);
 	}
 }
