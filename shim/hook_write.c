@@ -26,6 +26,34 @@ static int64_t kernel_pos(int fd, int64_t off, const struct ug_desc *d)
 	return real_lseek64(fd, 0, SEEK_CUR);
 }
 
+/* The heart of both paths: admit, the real call for what fits (or the
+ * refusal), then settle the counters.  `locked`: d's lock is held and must
+ * be dropped before an abort.  Returns the call's result, *err its errno. */
+static ssize_t capped_call(struct ug_desc *d, int fd, int64_t pos, uint64_t n,
+			   const char *op, ug_do_fn doit, void *ctx,
+			   bool locked, int saved_errno, struct ug_admit *a,
+			   int *err)
+{
+	ssize_t ret;
+
+	ug__admit(d, (uint64_t)pos, n, UG_ADMIT_PARTIAL, a);
+	if (a->mode == UG_MODE_ABORT && (a->rule || a->cross)) {
+		if (locked)
+			ug__desc_unlock(d);
+		ug__report(a, d, op, fd, pos, -1, a->err); /* does not return */
+	}
+	if (a->allowed == 0 && a->err) {
+		ret = -1;
+		*err = a->err;
+	} else {
+		errno = saved_errno;
+		ret = doit(ctx, a->allowed);
+		*err = errno;
+	}
+	ug__commit(d, (uint64_t)pos, ret, a);
+	return ret;
+}
+
 /* A write from a signal handler that interrupted this thread inside the
  * shim: the interrupted call may hold this file's lock, so the same caps
  * are applied without it: the position from the kernel, the counters
@@ -54,18 +82,8 @@ static ssize_t nested_write(int fd, uint64_t n, int64_t off, const char *op,
 		return doit(ctx, n);
 	}
 	ug__depth++;
-	ug__admit(d, (uint64_t)pos, n, UG_ADMIT_PARTIAL, &a);
-	if (a.mode == UG_MODE_ABORT && (a.rule || a.cross))
-		ug__report(&a, d, op, fd, pos, -1, a.err);
-	if (a.allowed == 0 && a.err) {
-		ret = -1;
-		err = a.err;
-	} else {
-		UG_ERRNO_RESTORE;
-		ret = doit(ctx, a.allowed);
-		err = errno;
-	}
-	ug__commit(d, (uint64_t)pos, ret, &a);
+	ret = capped_call(d, fd, pos, n, op, doit, ctx, false, ug_saved_errno_,
+			  &a, &err);
 	d->pos_valid = false;
 	ug__report(&a, d, op, fd, pos, ret, err);
 	ug__depth--;
@@ -98,20 +116,8 @@ ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 		ug__desc_unlock(d);
 		goto pass;
 	}
-	ug__admit(d, (uint64_t)pos, n, UG_ADMIT_PARTIAL, &a);
-	if (a.mode == UG_MODE_ABORT && (a.rule || a.cross)) {
-		ug__desc_unlock(d);
-		ug__report(&a, d, op, fd, pos, -1, a.err); /* does not return */
-	}
-	if (a.allowed == 0 && a.err) {
-		ret = -1;
-		err = a.err;
-	} else {
-		UG_ERRNO_RESTORE;
-		ret = doit(ctx, a.allowed);
-		err = errno;
-	}
-	ug__commit(d, (uint64_t)pos, ret, &a);
+	ret = capped_call(d, fd, pos, n, op, doit, ctx, true, ug_saved_errno_,
+			  &a, &err);
 	if (off == UG_AT_POS && ret > 0 && !(d->oflags & O_APPEND))
 		d->pos = pos + ret;
 	ug__desc_unlock(d);

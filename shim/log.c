@@ -371,10 +371,23 @@ void ug__log_evacuate(int fd)
  * (renamed or deleted by logrotate), open a new one there.  Copytruncate
  * needs nothing: O_APPEND writes land at the new end.  Never waits on
  * another mover; skipped inside a nested (signal) emit. */
+/* Publishes a new log fd and closes the old one once no writer can still
+ * be using it.  Called with the mover flag held; fd < 0: keep the old. */
+static void replace_fd(int fd, int old)
+{
+	if (fd < 0)
+		return;
+	publish(fd);
+	if (old >= 0) {
+		drain();
+		real_close(old);
+	}
+}
+
 static void follow_rotation(void)
 {
 	struct stat a, b;
-	int fd, old;
+	int old;
 
 	if (lg.kind != LOG_FILE || in_emit)
 		return;
@@ -384,35 +397,20 @@ static void follow_rotation(void)
 		return;
 	if (atomic_flag_test_and_set(&moving))
 		return; /* someone else is moving it: write where it is */
-	if (atomic_load(&lg.fd) == old) {
-		fd = open_file(lg.path);
-		if (fd >= 0) {
-			publish(fd);
-			if (old >= 0) {
-				drain();
-				real_close(old);
-			}
-		}
-	}
+	if (atomic_load(&lg.fd) == old)
+		replace_fd(open_file(lg.path), old);
 	atomic_flag_clear(&moving);
 }
 
 /* Syslog: a restarted daemon leaves our socket unconnected; reconnect. */
 static void reconnect_syslog(void)
 {
-	int fd, old;
+	int old;
 
 	if (atomic_flag_test_and_set(&moving))
 		return;
 	old = atomic_load(&lg.fd);
-	fd = open_syslog(lg.path);
-	if (fd >= 0) {
-		publish(fd);
-		if (old >= 0) {
-			drain();
-			real_close(old);
-		}
-	}
+	replace_fd(open_syslog(lg.path), old);
 	atomic_flag_clear(&moving);
 }
 
