@@ -244,6 +244,9 @@ static void measure(struct ug_rootrt *rt)
 bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns)
 {
 	struct ug_totals *t = rt->tot;
+
+	if (!ug__totals_counted(rt))
+		return false;
 	int64_t now = ug__now_ns(CLOCK_BOOTTIME);
 	uint64_t scans = atomic_load(&t->scans);
 	bool ran = false;
@@ -268,6 +271,8 @@ void ug__totals_refresh(struct ug_rootrt *rt, int64_t min_age_ns)
 {
 	struct ug_totals *t = rt->tot;
 
+	if (!ug__totals_counted(rt))
+		return;
 	if (ug__now_ns(CLOCK_BOOTTIME) - atomic_load(&t->scanned_ns) <
 	    min_age_ns)
 		return;
@@ -327,6 +332,19 @@ static bool valid_segment(int fd, const struct ug_rootrt *rt, uid_t owner)
 	return st.st_uid == 0 || st.st_uid == geteuid() || st.st_uid == owner;
 }
 
+/* A segment of our making (trusted owner, private mode) whose size is not
+ * this version's: a leftover of an older uploadguard, not one being made. */
+static bool stale_layout(int fd, uid_t owner)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077))
+		return false;
+	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != owner)
+		return false;
+	return st.st_size != 0 && st.st_size != (off_t)sizeof(struct ug_totals);
+}
+
 /* Takes the shared lock once the creator has sized the segment: between
  * its O_EXCL create and its exclusive lock there is a moment when the file
  * is empty.  Gives up after about a second (a creator that died). */
@@ -347,19 +365,36 @@ static int wait_created(int fd)
 	return -1;
 }
 
+bool ug__totals_counted(const struct ug_rootrt *rt)
+{
+	const struct ug_root *r = rt->cfg;
+
+	return r->max_total != UG_UNLIMITED || r->max_files != UG_UNLIMITED ||
+	       r->max_session != UG_UNLIMITED;
+}
+
+/* Roots with no total to keep share one counter block nobody reads. */
+static struct ug_totals uncounted;
+
 int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 {
 	char name[64];
 	struct ug_totals *t;
 	struct stat rst;
 	uid_t owner = (uid_t)-1;
-	bool creator = false;
+	bool creator = false, retried = false;
 	int fd;
 
 	err[0] = '\0';
+	if (!ug__totals_counted(rt)) {
+		rt->tot = &uncounted;
+		rt->shm_fd = -1;
+		return 0;
+	}
 	if (stat(rt->real, &rst) == 0)
 		owner = rst.st_uid;
 	shm_name(rt, name, sizeof(name));
+again:
 	fd = real_openat(AT_FDCWD, name,
 			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
@@ -373,6 +408,13 @@ int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 			goto out_private;
 	} else if (errno == EEXIST) {
 		fd = real_openat(AT_FDCWD, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && !retried && stale_layout(fd, owner)) {
+			/* left by an older uploadguard: ours to replace */
+			real_close(fd);
+			real_unlink(name);
+			retried = true;
+			goto again;
+		}
 		if (fd < 0 || wait_created(fd) < 0 || !valid_segment(fd, rt, owner)) {
 			snprintf(err, errlen,
 				 "%s is not ours (owner, mode or size): totals "

@@ -48,6 +48,10 @@ struct ug_totals {
 
 struct ug_rootrt;
 
+/* Whether the root has a cap that needs shared totals (max_total,
+ * max_files, max_session); the others have no segment at all. */
+bool ug__totals_counted(const struct ug_rootrt *rt);
+
 /* Maps (creating and scanning if needed) the root's segment, or falls back
  * to process-private totals with a message in err.  Constructor only. */
 int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen);

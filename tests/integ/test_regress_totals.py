@@ -5,6 +5,9 @@ on disk plus the changes made during the scan, forgetting reservations of
 calls already in flight, so concurrent renames passed max_total.
 attach_race: a process opening the segment between its creator's O_EXCL
 create and ftruncate saw an empty file and fell back to per-process totals.
+stale_layout: a segment left by an older layout made every process fall
+back to per-process totals until reboot; it is now replaced.
+gc: `uploadguard totals --gc` removes the segments of roots that are gone.
 """
 import hashlib
 import os
@@ -82,6 +85,33 @@ class SharedTotals(unittest.TestCase):
                  for _ in range(16)]
         errs = [p.communicate(timeout=30)[1] for p in procs]
         self.assertEqual([e for e in errs if "per process" in e], [])
+
+    def test_stale_layout_replaced(self):
+        seg = segment(self.root)
+        with open(seg, "wb") as f:
+            f.write(b"\x31\x54\x47\x55\x01\x00\x00\x00" + b"\0" * 56)
+        os.chmod(seg, 0o600)
+        r = subprocess.run(["/bin/true"], env=self.env, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        self.assertNotIn("per process", r.stderr)
+        self.assertGreater(os.path.getsize(seg), 64)
+
+    def test_gc_removes_only_dead_roots(self):
+        tool = os.path.join(os.environ.get("UG_ROOT", "."), "tools",
+                            "uploadguard")
+        subprocess.run(["/bin/true"], env=self.env, check=True)
+        live = segment(self.root)
+        gone = os.path.join(self.dir, "gone")
+        os.mkdir(gone)
+        conf = dict(self.env, UPLOADGUARD_CONFIG_TEXT=(
+            "[upload %s]\nmax_total = 1M\n" % gone))
+        subprocess.run(["/bin/true"], env=conf, check=True)
+        dead = segment(gone)
+        os.rmdir(gone)
+        subprocess.run([sys.executable, tool, "totals", "--gc"], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.assertTrue(os.path.exists(live))
+        self.assertFalse(os.path.exists(dead))
 
 
 if __name__ == "__main__":
