@@ -1216,6 +1216,46 @@ static void test_max_session(void **s)
 	assert_int_equal(disk_size(P("sess/a2")), 5000);
 }
 
+/* The cross-session kinds through names and sizes, in log mode (this
+ * config's [session] cross is the default, log): a rename over another
+ * session's file, a link over one, a truncate and an allocation through
+ * an fd another session opened.  Each goes through and is logged. */
+static void test_cross_session_kinds_logged(void **s)
+{
+	int fd, before;
+
+	(void)s;
+	assert_int_equal(ug_session_enter("tina"), 0);
+	fd = open(P("tot/tina.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(fd, "tina", 4), 4);
+	assert_int_equal(ug_session_enter("sam"), 0);
+	make_file(P("out/sam.txt"), 10);
+	before = log_lines();
+	assert_int_equal(rename(P("out/sam.txt"), P("tot/tina.txt")), 0);
+	EV(before, "event", Q("cross_session"), "op", Q("rename"), "verdict",
+	   Q("logged"));
+	/* the file now is sam's bytes: sam links a name over tina's other */
+	assert_int_equal(ug_session_enter("tina"), 0);
+	close(open(P("tot/tina2.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	assert_int_equal(ug_session_enter("sam"), 0);
+	make_file(P("out/sam2.txt"), 10);
+	before = log_lines();
+	/* link never replaces: refused by the kernel, the attempt logged */
+	assert_int_equal(link(P("out/sam2.txt"), P("tot/tina2.txt")), -1);
+	assert_int_equal(errno, EEXIST);
+	EV(before, "event", Q("cross_session"), "op", Q("link"));
+	/* truncate and allocate through the fd tina opened */
+	before = log_lines();
+	assert_int_equal(ftruncate(fd, 100), 0);
+	EV(before, "event", Q("cross_session"), "op", Q("ftruncate"));
+	assert_int_equal(fallocate(fd, 0, 0, 200), 0);
+	EV(before + 1, "event", Q("cross_session"), "op", Q("fallocate"));
+	close(fd);
+	ug_session_leave();
+	unlink(P("tot/tina.txt"));
+	unlink(P("tot/tina2.txt"));
+}
+
 /* ==== fd life ================================================================ */
 
 /* A closed guarded fd's number, reused for a file outside the roots, is
@@ -1669,6 +1709,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_rename_open_fd),
 		cmocka_unit_test(test_rename_inside_root),
 		cmocka_unit_test(test_max_session),
+		cmocka_unit_test(test_cross_session_kinds_logged),
 		cmocka_unit_test(hook_close),
 		cmocka_unit_test(hook_syscall),
 		cmocka_unit_test(hook_close_range),
