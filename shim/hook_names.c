@@ -197,13 +197,13 @@ static void claim_owner(struct ug_rootrt *rt, const char *abs,
 
 	if (!b || rt->cfg->owner || !S_ISREG(st->st_mode))
 		return;
-	if (lsetxattr(abs, "user.uploadguard.owner", b->digest, 16,
+	if (lsetxattr(abs, "user.uploadguard.owner", ug__binding_digest(b), 16,
 		      XATTR_CREATE) < 0)
 		return;
 	pthread_mutex_lock(&ug__lock);
 	ino = ug__inode_find(st->st_dev, st->st_ino);
 	if (ino && !ino->owner[0])
-		memcpy(ino->owner, b->digest, sizeof(ino->owner));
+		memcpy(ino->owner, ug__binding_digest(b), sizeof(ino->owner));
 	pthread_mutex_unlock(&ug__lock);
 }
 

@@ -47,11 +47,11 @@ static bool cross_session(const struct ug_desc *d,
 	*bp = b;
 	if (!b)
 		return false;
-	if (d->ino->owner[0] && strcmp(d->ino->owner, b->digest) != 0) {
+	if (d->ino->owner[0] && strcmp(d->ino->owner, ug__binding_digest(b)) != 0) {
 		*owner = d->ino->owner;
 		return true;
 	}
-	if (d->opener[0] && strcmp(d->opener, b->digest) != 0) {
+	if (d->opener[0] && strcmp(d->opener, ug__binding_digest(b)) != 0) {
 		*owner = d->opener;
 		return true;
 	}
@@ -315,7 +315,7 @@ static bool violation(struct ug_event *ev, const struct ug_admit *a,
 				     : -1;
 	ev->root = rt;
 	if (b) {
-		ev->session = b->digest;
+		ev->session = ug__binding_digest(b);
 		ev->binding = b->source;
 	}
 	ev->backtrace = true;
@@ -382,7 +382,7 @@ void ug__policy_opened(struct ug_desc *d, const char *op)
 		return;
 	b = ug__session_cur();
 	if (b)
-		memcpy(d->opener, b->digest, sizeof(d->opener));
+		memcpy(d->opener, ug__binding_digest(b), sizeof(d->opener));
 }
 
 /* The owner of a file: its path pattern, else its xattr, else (created)
@@ -412,8 +412,8 @@ static void set_owner(struct ug_desc *d, int fd, bool created)
 	ino->owner[0] = '\0';
 	b = ug__session_cur();
 	if (created && b) {
-		memcpy(ino->owner, b->digest, sizeof(ino->owner));
-		fsetxattr(fd, UG_OWNER_XATTR, b->digest, 16, 0);
+		memcpy(ino->owner, ug__binding_digest(b), sizeof(ino->owner));
+		fsetxattr(fd, UG_OWNER_XATTR, ug__binding_digest(b), 16, 0);
 	}
 }
 
@@ -553,7 +553,7 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 	a->mode = rt->mode;
 	a->size_before = -1;
 	a->total_before = ug__bytes_ctr(rt) ? ug__ctr_get(ug__bytes_ctr(rt)) : -1;
-	if (b && owner && owner[0] && strcmp(owner, b->digest) != 0) {
+	if (b && owner && owner[0] && strcmp(owner, ug__binding_digest(b)) != 0) {
 		a->cross = true;
 		a->mode = ug__st.cfg.cross;
 		if (a->mode != UG_MODE_LOG) {

@@ -30,6 +30,17 @@ const struct ug_binding *ug__session_cur(void)
 	return env_bound ? &env_bind : NULL;
 }
 
+const char *ug__binding_digest(const struct ug_binding *b)
+{
+	/* Bindings are the calling thread's own (or the process's, computed
+	 * at start): filling the digest in here races with nobody. */
+	struct ug_binding *w = (struct ug_binding *)b;
+
+	if (!w->digest[0])
+		ug__session_digest_of(w->id, w->digest);
+	return w->digest;
+}
+
 const struct ug_binding *ug__session_active(void)
 {
 	return ug__st.sessions ? ug__session_cur() : NULL;
@@ -58,7 +69,7 @@ int ug__session_bind(const char *id, size_t len, const char *source, int fd)
 		tls_bound = false;
 		memcpy(tls_bind.id, id, len);
 		tls_bind.id[len] = '\0';
-		ug__session_digest_of(tls_bind.id, tls_bind.digest);
+		tls_bind.digest[0] = '\0'; /* computed when first needed */
 	}
 	tls_bind.source = source;
 	tls_bind.fd = fd;

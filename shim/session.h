@@ -12,7 +12,7 @@
 
 struct ug_binding {
 	char id[UG_SESSION_ID_MAX]; /* raw id: never logged */
-	char digest[17];            /* what the log holds */
+	char digest[17];            /* what the log holds: ug__binding_digest */
 	const char *source;         /* "api", "cookie:NAME", ... */
 	int fd;                     /* connection or session file, or -1 */
 };
@@ -20,6 +20,10 @@ struct ug_binding {
 /* The calling thread's binding, falling back to the process's env binding;
  * NULL when unbound. */
 const struct ug_binding *ug__session_cur(void);
+/* b's digest, computed on first use: a binding that never meets a guarded
+ * file (most requests) costs no HMAC. */
+const char *ug__binding_digest(const struct ug_binding *b);
+
 /* The binding that session checks should use: NULL when the config asks
  * for no session checks ([session] absent). */
 const struct ug_binding *ug__session_active(void);
