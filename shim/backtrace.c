@@ -317,7 +317,7 @@ static bool own_frame(uintptr_t ip)
 	return own && ip - 1 >= own->lo && ip - 1 < own->hi;
 }
 
-void ug__bt_init(void)
+static void bt_init(void)
 {
 	/* RTLD_DEEPBIND: libunwind's own calls (it probes memory with
 	 * syscall(SYS_write) on a pipe) bind to libc, not to our hooks.
@@ -342,13 +342,27 @@ void ug__bt_init(void)
 			unw_getcontext_p = NULL;
 	}
 	refresh(true);
-	own = module_of((uintptr_t)ug__bt_init);
+	own = module_of((uintptr_t)bt_init);
 	/* Warm up: the first unwind reads and caches unwind tables, and the
 	 * fallback's first backtrace() loads libgcc_s. */
 	ug__bt_take(f, 4);
 	if (!unw_getcontext_p) {
 		void *b[2];
 		backtrace(b, 2);
+	}
+}
+
+/* Unwinding in progress in this process (any thread), and "no more
+ * traces": libunwind's locks taken by another thread at fork stay taken in
+ * the child, so a child forked mid-unwind (or mid-load) takes no traces. */
+static _Atomic int bt_busy;
+static atomic_bool bt_off;
+
+void ug__bt_atfork_child(void)
+{
+	if (atomic_load(&bt_busy) > 0) {
+		atomic_store(&bt_off, true);
+		atomic_store(&bt_busy, 0);
 	}
 }
 
@@ -360,11 +374,14 @@ int ug__bt_take(struct ug_frame *f, int max)
 
 	if (max > UG_BT_MAX)
 		max = UG_BT_MAX;
+	if (atomic_load(&bt_off))
+		return 0;
 	want = max + 8; /* room for the shim's own frames */
 	if (unw_getcontext_p) {
 		unw_context_t ctx;
 		unw_cursor_t cur;
 
+		atomic_fetch_add(&bt_busy, 1);
 		if (unw_getcontext_p(&ctx) == 0 &&
 		    unw_init_local_p(&cur, &ctx) == 0) {
 			while (n < want && unw_step_p(&cur) > 0) {
@@ -374,6 +391,7 @@ int ug__bt_take(struct ug_frame *f, int max)
 				ips[n++] = ip;
 			}
 		}
+		atomic_fetch_sub(&bt_busy, 1);
 	} else {
 		void *buf[UG_BT_MAX + 8];
 		n = backtrace(buf, want);
@@ -390,4 +408,23 @@ int ug__bt_take(struct ug_frame *f, int max)
 	for (i = skip; i < n && i - skip < max; i++)
 		fill(&f[i - skip], ips[i]);
 	return i - skip;
+}
+
+/* 0: not loaded, 1: loading, 2: ready.  The first thread loads; a racing
+ * one goes on without waiting (its trace, if any, comes from the
+ * fallback). */
+static atomic_int bt_state;
+
+void ug__bt_ensure(void)
+{
+	int expect = 0;
+
+	if (atomic_load_explicit(&bt_state, memory_order_acquire) == 2)
+		return;
+	if (!atomic_compare_exchange_strong(&bt_state, &expect, 1))
+		return;
+	atomic_fetch_add(&bt_busy, 1);
+	bt_init();
+	atomic_fetch_sub(&bt_busy, 1);
+	atomic_store_explicit(&bt_state, 2, memory_order_release);
 }

@@ -25,7 +25,12 @@ struct ug_frame {
 	uintptr_t symoff;
 };
 
-void ug__bt_init(void);
+/* Loads and warms up libunwind once: the first time the process touches
+ * a file under a root (before any violation can be on it), so programs
+ * that never do pay nothing at start. */
+void ug__bt_ensure(void);
+/* fork handler: a child forked mid-unwind takes no traces. */
+void ug__bt_atfork_child(void);
 /* Fills up to max frames starting at the first frame outside the shim;
  * returns the count. */
 int ug__bt_take(struct ug_frame *f, int max);

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "backtrace.h"
 #include "guard.h"
 #include "path.h"
 #include "policy.h"
@@ -294,6 +295,7 @@ static struct ug_desc *classify(int fd, const struct stat *st, int oflags,
 	rt = ug__root_for(path);
 	if (!rt || in_vfork_child()) /* a vfork child must not allocate */
 		goto out_none;
+	ug__bt_ensure(); /* the first guarded file: backtraces ready */
 	pthread_mutex_lock(&ug__lock);
 	d = desc_new();
 	if (d) {

@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "backtrace.h"
 #include "hooks.h"
 #include "path.h"
 #include "scratch.h"
@@ -118,6 +119,7 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 {
 	char *dir = work, *dpath = work + PATH_MAX;
 	const char *name, *slash;
+	struct ug_rootrt *rt;
 	struct stat pst;
 	size_t len = strlen(path);
 
@@ -151,7 +153,10 @@ struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
 		return NULL;
 	if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
 		st->st_mode = 0;
-	return ug__root_for(out);
+	rt = ug__root_for(out);
+	if (rt)
+		ug__bt_ensure(); /* a name in a root: backtraces ready */
+	return rt;
 }
 
 /* Bytes and files a name brings: a regular file, or a whole directory. */

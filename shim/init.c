@@ -235,6 +235,7 @@ static void atfork_child(void)
 	ug__st.pid = getpid();
 	ug__fd_atfork_child();
 	ug__log_atfork_child();
+	ug__bt_atfork_child();
 }
 
 /* ---- constructor / destructor ------------------------------------------------ */
@@ -275,7 +276,6 @@ static void init_once_fn(void)
 		ug__diag("%s: events will be counted as lost, caps still hold",
 			 err);
 	ug__log_process_info();
-	ug__bt_init();
 	ug__session_init(getenv(UG_ENV_SESSION));
 	ug__net_init();
 	if (ug__st.cfg.io_uring_block)
