@@ -942,8 +942,12 @@ static int mem_worker(void)
 	check(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
 	mkdir(bpath("root/mem"), 0755);
 	r0 = rss_kib();
-	for (i = 0; i < MEM_FILES; i++)
+	/* one byte each: the shim makes a file's record at the first write
+	 * (an open alone costs nothing) */
+	for (i = 0; i < MEM_FILES; i++) {
 		fds[i] = xopen(bpath("root/mem/f%05d", i), O_WRONLY | O_CREAT);
+		check(write(fds[i], "x", 1) == 1, "write");
+	}
 	r1 = rss_kib();
 	printf("%ld %ld\n", r0, r1);
 	for (i = 0; i < MEM_FILES; i++)
@@ -972,7 +976,7 @@ static int mem_main(void)
 	       "≤ 1 MiB | %s |\n",
 	       median(b0, rounds) / 1024, median(g0, rounds) / 1024, fixed,
 	       fixed <= 1.0 ? "PASS" : "**MISS**");
-	printf("| growth with %d open guarded files | %.2f MiB | %.2f MiB | "
+	printf("| growth with %d open guarded files, one byte written to each | %.2f MiB | %.2f MiB | "
 	       "%.0f B per file | ≤ 256 B | %s |\n\n",
 	       MEM_FILES, median(b1, rounds) / 1024, median(g1, rounds) / 1024,
 	       per, per <= 256 ? "PASS" : "**MISS**");
