@@ -49,27 +49,7 @@
 #pragma GCC diagnostic ignored "-Wunused-result"
 #pragma GCC diagnostic ignored "-Wnonnull"
 
-int __open_2(const char *, int);
-int __open64_2(const char *, int);
-int __openat_2(int, const char *, int);
-int __openat64_2(int, const char *, int);
-int __fprintf_chk(FILE *, int, const char *, ...);
-int __vfprintf_chk(FILE *, int, const char *, va_list);
-int __printf_chk(int, const char *, ...);
-int __vprintf_chk(int, const char *, va_list);
-int __dprintf_chk(int, int, const char *, ...);
-int __vdprintf_chk(int, int, const char *, va_list);
-int _IO_putc(int, FILE *);
-int __overflow(FILE *, int);
-ssize_t __read_chk(int, void *, size_t, size_t);
-ssize_t __recv_chk(int, void *, size_t, size_t, int);
-ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *,
-		       socklen_t *);
-int mkstemp64(char *);
-int mkostemp64(char *, int);
-int mkstemps64(char *, int);
-int mkostemps64(char *, int, int);
-FILE *tmpfile64(void);
+#include "libc_names.h"
 
 static int out = -1;         /* result file */
 static char W[PATH_MAX];     /* the current half: .../g or .../u */
