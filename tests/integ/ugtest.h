@@ -44,14 +44,14 @@ static const char *P(const char *fmt, ...)
 	return b;
 }
 
-static long long disk_size(const char *path)
+static __attribute__((unused)) long long disk_size(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-static bool exists(const char *path)
+static __attribute__((unused)) bool exists(const char *path)
 {
 	struct stat st;
 
@@ -60,7 +60,7 @@ static bool exists(const char *path)
 
 /* Writes n bytes of 'x' to a new file (outside the guard's concern when
  * the path is not in a root). */
-static void make_file(const char *path, size_t n)
+static __attribute__((unused)) void make_file(const char *path, size_t n)
 {
 	char buf[4096];
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -77,7 +77,7 @@ static void make_file(const char *path, size_t n)
 }
 
 /* Number of lines in the log. */
-static int log_lines(void)
+static __attribute__((unused)) int log_lines(void)
 {
 	FILE *f = fopen(ug_log, "r");
 	int n = 0, c;
@@ -92,7 +92,7 @@ static int log_lines(void)
 }
 
 /* The last line of the log (static buffer), or "". */
-static const char *last_event(void)
+static __attribute__((unused)) const char *last_event(void)
 {
 	static char line[65536];
 	char buf[65536];
@@ -109,7 +109,7 @@ static const char *last_event(void)
 
 /* Asserts that the log grew by one line since `before` and that the line
  * has "key":value for each pair (value given as JSON text). */
-static void expect_event(int before, ...)
+static __attribute__((unused)) void expect_event(int before, ...)
 {
 	const char *line;
 	const char *k, *v;
@@ -146,7 +146,7 @@ static const char *Q(const char *s)
 
 /* Re-executes this program under the preload with the given config text
  * (UG_LIB names the shim).  Returns only in the preloaded process. */
-static void ug_reexec(int argc, char **argv, const char *config,
+static __attribute__((unused)) void ug_reexec(int argc, char **argv, const char *config,
 		      const char *const *dirs)
 {
 	const char *lib = getenv("UG_LIB");
@@ -204,7 +204,7 @@ static void ug_reexec(int argc, char **argv, const char *config,
 
 /* Runs this program again (already preloaded) as `role`, with an extra
  * config if given; returns its exit status, or 128+signal. */
-static int run_role(const char *role, const char *config_text)
+static __attribute__((unused)) int run_role(const char *role, const char *config_text)
 {
 	pid_t pid = fork();
 	int st;
