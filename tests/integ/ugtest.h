@@ -29,7 +29,7 @@ static char ug_dir[PATH_MAX];   /* scratch directory of this run */
 static char ug_log[PATH_MAX];   /* the shim's log */
 
 /* Formats a path below the scratch dir into one of a few rotating buffers. */
-static const char *P(const char *fmt, ...)
+static __attribute__((unused)) const char *P(const char *fmt, ...)
 {
 	static char bufs[8][PATH_MAX];
 	static int next;
@@ -134,7 +134,7 @@ static __attribute__((unused)) void expect_event(int before, ...)
 #define EV(before, ...) expect_event(before, __VA_ARGS__, (const char *)NULL)
 
 /* "\"s\"": a JSON string for EV. */
-static const char *Q(const char *s)
+static __attribute__((unused)) const char *Q(const char *s)
 {
 	static char bufs[8][256];
 	static int next;
