@@ -163,6 +163,20 @@ class ReportTest(TempDirTest):
                          {"logged": 0, "denied": 4, "aborted": 0})
         self.assertEqual(rows["(events_lost)"]["count"], 1)
 
+    def test_cross_session_table_counts_only_cross_session_events(self):
+        # regression: a cap event carrying a session and an owner was
+        # listed as a cross-session write
+        log = self.write("x.jsonl",
+                         jline(v=1, event="cap_exceeded", rule="max_file",
+                               session="aaaa", owner="aaaa") +
+                         jline(v=1, event="cross_session", session="bbbb",
+                               owner="aaaa"))
+        r = self.report_json(log)
+        pairs = {k: v for k, v in r["cross_session"]} \
+            if isinstance(r["cross_session"], list) else r["cross_session"]
+        self.assertEqual(len(pairs), 1, pairs)
+        self.assertIn("bbbb -> aaaa", pairs)
+
     def test_stacks_skip_guard_and_libc_frames(self):
         r = self.report_json(*self.logs)
         self.assertEqual(r["stacks"][0], {
