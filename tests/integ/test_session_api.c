@@ -270,6 +270,32 @@ static void *unlink_as(void *p)
 	return NULL;
 }
 
+/* B moves (or links) a file of its own over j->path. */
+static void *name_over_as(void *p, bool link_it)
+{
+	struct job *j = p;
+	char mine[PATH_MAX + 8];
+	int fd;
+
+	ug_session_enter(j->sid);
+	snprintf(mine, sizeof(mine), "%s.b", j->path);
+	fd = open(mine, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		(void)!write(fd, "B's bytes\n", 10);
+		close(fd);
+	}
+	errno = 0;
+	j->rc = link_it ? linkat(AT_FDCWD, mine, AT_FDCWD, j->path, 0)
+			: rename(mine, j->path);
+	j->err = errno;
+	unlink(mine);
+	ug_session_leave();
+	return NULL;
+}
+
+static void *rename_over_as(void *p) { return name_over_as(p, false); }
+static void *link_over_as(void *p) { return name_over_as(p, true); }
+
 static void test_session_cross_write_denied(void **state)
 {
 	struct job a = {.sid = SID_A}, b = {.sid = SID_B};
@@ -295,6 +321,14 @@ static void test_session_cross_write_denied(void **state)
 	on_thread(unlink_as, &b);
 	assert_int_equal(b.rc, -1);
 	assert_int_equal(b.err, EACCES);
+	/* B renames its own file over A's: refused, A's file as it was */
+	on_thread(rename_over_as, &b);
+	assert_int_equal(b.rc, -1);
+	assert_int_equal(b.err, EACCES);
+	/* a link over it (the kernel would say EEXIST): refused first */
+	on_thread(link_over_as, &b);
+	assert_int_equal(b.rc, -1);
+	assert_int_equal(b.err, EACCES);
 	assert_int_equal(stat(a.path, &st), 0);
 	assert_int_equal(st.st_size, 11);
 	assert_file_is(a.path, "owned by A\n");
@@ -305,7 +339,7 @@ static void test_session_cross_write_denied(void **state)
 	assert_true(a.rc >= 0);
 
 	log = log_since(mark);
-	assert_int_equal(count(log, "\"event\":\"cross_session\""), 3);
+	assert_int_equal(count(log, "\"event\":\"cross_session\""), 5);
 	assert_true(field_of(log, "cross_session", "session", got, sizeof(got)));
 	assert_true(is_digest(got));
 	assert_string_not_equal(got, owner);
