@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "scratch.h"
 #include "session.h"
+#include "totals.h"
 
 _Atomic uintptr_t *ug__fds;
 int ug__nfds;
@@ -310,8 +311,10 @@ static struct ug_desc *classify(int fd, const struct stat *st, int oflags,
 		atomic_store(DREFS(d), 1);
 		d->oflags = oflags;
 		d->born_gen = atomic_load(&ug__fork_gen);
-		if (deleted)
+		if (deleted && !d->ino->tmpfile) {
 			d->ino->tmpfile = true;
+			d->ino->scan_mark = atomic_load(&rt->tot->scans);
+		}
 		ug__policy_opened(d, op);
 	}
 	pthread_mutex_unlock(&ug__lock);

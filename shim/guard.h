@@ -126,6 +126,7 @@ struct ug_inode {
 	struct ug_rootrt *root;
 	int refs;                   /* descs (under ug__lock) */
 	bool tmpfile;               /* O_TMPFILE or unlinked while open */
+	uint64_t scan_mark;         /* root's scan count when it went */
 	char owner[17];             /* owning session digest, or "" */
 	char path[];                /* absolute path at classification */
 };

@@ -293,8 +293,12 @@ static int move_common(int kind, int fd1, const char *p1, int fd2,
 		if (rtt)
 			ug__name_undo(rtt, &a);
 	} else {
-		if (rtt)
+		if (rtt) {
 			ug__name_done(rtt, &a);
+			ug__totals_changed(rtt);
+		}
+		if (rf && rf != rtt)
+			ug__totals_changed(rf);
 		if (kind == NM_RENAME && rf && rf != rtt) {
 			int64_t b = 0, f = 0;
 			name_weight(to, &fst, &b, &f);
@@ -468,14 +472,18 @@ static int unlink_common(int dirfd, const char *path, int flags,
 		   : dirfd == AT_FDCWD ? real_unlink(path)
 				       : real_unlinkat(dirfd, path, 0);
 	err = errno;
+	if (rc == 0)
+		ug__totals_changed(rt);
 	if (rc == 0 && st.st_nlink > 1) {
 		/* its other names may be inside or outside: measure */
 		ug__totals_rescan(rt, 0);
 	} else if (rc == 0) {
 		pthread_mutex_lock(&ug__lock);
 		ino = ug__inode_find(st.st_dev, st.st_ino);
-		if (ino) /* still open here: its bytes go at the last close */
+		if (ino) { /* still open here: its bytes go at the last close */
 			ino->tmpfile = true;
+			ino->scan_mark = atomic_load(&rt->tot->scans);
+		}
 		pthread_mutex_unlock(&ug__lock);
 		name_weight(abs, &st, &bytes, &files);
 		ug__ctr_add(&rt->tot->files, -files);

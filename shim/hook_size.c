@@ -61,9 +61,11 @@ static int size_guarded(struct size_op *s)
 	/* Rare call: resync the tracked size with the disk first. */
 	size = atomic_load(&d->ino->size);
 	if (fstat(s->fd, &st) == 0) {
-		ug__ctr_add(ug__bytes_ctr(d->ino->root),
-			    st.st_size - atomic_exchange(&d->ino->size,
-							 st.st_size));
+		int64_t was = atomic_exchange(&d->ino->size, st.st_size);
+
+		if (st.st_size < was)
+			ug__totals_changed(d->ino->root);
+		ug__ctr_add(ug__bytes_ctr(d->ino->root), st.st_size - was);
 		size = st.st_size;
 	}
 	end = s->kind == SZ_FTRUNCATE ? s->len : s->off + s->len;

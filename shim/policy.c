@@ -218,6 +218,7 @@ void ug__shrunk(struct ug_inode *ino, int64_t len)
 	while (len < cur && !atomic_compare_exchange_weak(&ino->size, &cur, len))
 		;
 	if (len < cur) {
+		ug__totals_changed(ino->root);
 		ug__ctr_add(ug__bytes_ctr(ino->root), len - cur);
 		ug__session_release(ino->root, ino->owner, cur - len);
 	}
@@ -504,8 +505,10 @@ void ug__policy_closed(struct ug_desc *d)
 		ug__log_event(&ev);
 	}
 	/* An O_TMPFILE (or unlinked) file never linked: its bytes are gone
-	 * when its last reference closes. */
-	if (ino->tmpfile && ino->refs == 1) {
+	 * when its last reference closes, unless a scan since it went has
+	 * already left them out. */
+	if (ino->tmpfile && ino->refs == 1 &&
+	    atomic_load(&ino->root->tot->scans) == ino->scan_mark) {
 		int64_t size = atomic_exchange(&ino->size, 0);
 
 		ug__ctr_add(ug__bytes_ctr(ino->root), -size);

@@ -200,22 +200,36 @@ static struct snap snap_of(struct ug_ctr *c)
 
 /* Sets a counter to what the scan measured, plus the reservations in
  * flight when it started (their bytes may not have been on disk yet), plus
- * every change made while it ran.  Transiently high, never low. */
-static void settle(struct ug_ctr *c, struct snap before, int64_t measured)
+ * every change made while it ran.  Transiently high, never low.  When
+ * names moved or vanished during the scan (it may have missed or counted
+ * them twice), it only raises the counter: never below the truth. */
+static void settle(struct ug_ctr *c, struct snap before, int64_t measured,
+		   bool raise_only)
 {
-	int64_t cur = atomic_load(&c->val);
+	int64_t cur = atomic_load(&c->val), want;
 
-	while (!atomic_compare_exchange_weak(
-		&c->val, &cur, measured + before.pending + (cur - before.val)))
-		;
+	do {
+		want = measured + before.pending + (cur - before.val);
+		if (raise_only && want < cur)
+			return;
+	} while (!atomic_compare_exchange_weak(&c->val, &cur, want));
+}
+
+void ug__totals_changed(struct ug_rootrt *rt)
+{
+	if (ug__totals_counted(rt))
+		atomic_fetch_add_explicit(&rt->tot->changes, 1,
+					  memory_order_acq_rel);
 }
 
 static void measure(struct ug_rootrt *rt)
 {
 	struct ug_totals *t = rt->tot;
+	uint64_t c0 = atomic_load(&t->changes);
 	struct snap b0 = snap_of(&t->bytes), f0 = snap_of(&t->files);
 	struct snap *s0 = NULL;
 	int64_t bytes = 0, files = 0, *sm = NULL;
+	bool moved;
 	int i;
 
 	if (rt->cfg->max_session != UG_UNLIMITED) {
@@ -230,11 +244,12 @@ static void measure(struct ug_rootrt *rt)
 		bytes = files = 0; /* root missing: empty */
 	scan_rt = NULL;
 	scan_sess = NULL;
-	settle(&t->bytes, b0, bytes);
-	settle(&t->files, f0, files);
+	moved = atomic_load(&t->changes) != c0;
+	settle(&t->bytes, b0, bytes, moved);
+	settle(&t->files, f0, files, moved);
 	if (s0 && sm)
 		for (i = 0; i < UG_SESS_SLOTS; i++)
-			settle(&t->sess[i].bytes, s0[i], sm[i]);
+			settle(&t->sess[i].bytes, s0[i], sm[i], moved);
 	free(s0);
 	free(sm);
 	atomic_store(&t->scanned_ns, ug__now_ns(CLOCK_BOOTTIME));

@@ -43,6 +43,7 @@ struct ug_totals {
 	struct ug_ctr files;
 	_Atomic int64_t scanned_ns; /* CLOCK_BOOTTIME of the last scan */
 	_Atomic uint64_t scans;
+	_Atomic uint64_t changes;   /* names moved, removed, files shrunk */
 	struct ug_sess_slot sess[UG_SESS_SLOTS];
 };
 
@@ -77,6 +78,10 @@ struct ug_ctr *ug__totals_session(struct ug_totals *t, const char *digest);
 /* Re-measures the subtree if the last scan is older than min_age_ns; true
  * when a scan ran (by us or by another process meanwhile). */
 bool ug__totals_rescan(struct ug_rootrt *rt, int64_t min_age_ns);
+/* A name under rt was removed or moved, or a file shrank: a scan running
+ * meanwhile may have missed it, so that scan only raises the counters. */
+void ug__totals_changed(struct ug_rootrt *rt);
+
 /* The same without waiting: skipped when another process is scanning.
  * Keeps totals honest about files that unguarded programs add. */
 void ug__totals_refresh(struct ug_rootrt *rt, int64_t min_age_ns);
