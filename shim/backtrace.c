@@ -36,19 +36,19 @@ static unw_init_local_fn unw_init_local_p;
 static unw_step_fn unw_step_p;
 static unw_get_reg_fn unw_get_reg_p;
 
-/* ---- the module table ---------------------------------------------------------
- * Append-only: an entry is filled, then published by the release store of
- * nmodules; readers scan newest first, so after a dlclose/dlopen reuses an
- * address range the new module wins.  Entries of unloaded modules are
- * marked dead (their symbol pointers would dangle).  Refreshes run under a
- * trylock flag: a thread (or signal handler) that finds it busy goes on
- * with the table as it is.
+/* ---- the module table
+ * --------------------------------------------------------- Append-only: an
+ * entry is filled, then published by the release store of nmodules; readers
+ * scan newest first, so after a dlclose/dlopen reuses an address range the new
+ * module wins.  Entries of unloaded modules are marked dead (their symbol
+ * pointers would dangle).  Refreshes run under a trylock flag: a thread (or
+ * signal handler) that finds it busy goes on with the table as it is.
  */
 struct ug_module {
-	uintptr_t lo, hi;    /* mapped range of the PT_LOAD segments */
-	uintptr_t base;      /* where the first segment's page is mapped */
-	uintptr_t bias;      /* dlpi_addr */
-	const ElfW(Sym) *syms;
+	uintptr_t lo, hi; /* mapped range of the PT_LOAD segments */
+	uintptr_t base;	  /* where the first segment's page is mapped */
+	uintptr_t bias;	  /* dlpi_addr */
+	const ElfW(Sym) * syms;
 	const char *strs;
 	size_t strsz;
 	uint32_t nsyms;
@@ -95,10 +95,10 @@ static void build_id_of(const struct dl_phdr_info *info, char *out,
 			const char *name = p + sizeof(*nh);
 			const char *desc = name + ((nh->n_namesz + 3) & ~3u);
 
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    memcmp(name, "GNU", 4) == 0) {
-				hexify((const unsigned char *)desc, nh->n_descsz,
-				       out, outsz);
+			if (nh->n_type == NT_GNU_BUILD_ID &&
+			    nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+				hexify((const unsigned char *)desc,
+				       nh->n_descsz, out, outsz);
 				return;
 			}
 			p = desc + ((nh->n_descsz + 3) & ~3u);
@@ -112,7 +112,7 @@ static uint32_t gnu_hash_count(const uint32_t *h)
 {
 	uint32_t nbuckets = h[0], symoff = h[1], bloom = h[2], i, top = 0;
 	const uint32_t *buckets =
-		h + 4 + bloom * (sizeof(ElfW(Addr)) / sizeof(uint32_t));
+	    h + 4 + bloom * (sizeof(ElfW(Addr)) / sizeof(uint32_t));
 	const uint32_t *chain = buckets + nbuckets;
 
 	for (i = 0; i < nbuckets; i++)
@@ -144,11 +144,21 @@ static void dynsyms_of(const struct dl_phdr_info *info, struct ug_module *m)
 						info->dlpi_phdr[i].p_vaddr);
 	for (; d && d->d_tag != DT_NULL; d++) {
 		switch (d->d_tag) {
-		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
-		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
-		case DT_STRSZ: strsz = d->d_un.d_val; break;
-		case DT_HASH: hash = d->d_un.d_ptr; break;
-		case DT_GNU_HASH: gnuhash = d->d_un.d_ptr; break;
+		case DT_SYMTAB:
+			symtab = d->d_un.d_ptr;
+			break;
+		case DT_STRTAB:
+			strtab = d->d_un.d_ptr;
+			break;
+		case DT_STRSZ:
+			strsz = d->d_un.d_val;
+			break;
+		case DT_HASH:
+			hash = d->d_un.d_ptr;
+			break;
+		case DT_GNU_HASH:
+			gnuhash = d->d_un.d_ptr;
+			break;
 		}
 	}
 	if (!symtab || !strtab || (!hash && !gnuhash))
@@ -162,7 +172,7 @@ static void dynsyms_of(const struct dl_phdr_info *info, struct ug_module *m)
 
 struct refresh {
 	unsigned long long adds, subs;
-	int first;      /* entries before this refresh */
+	int first; /* entries before this refresh */
 	bool alive[UG_MODULES];
 };
 
@@ -170,12 +180,14 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct refresh *r = arg;
 	const char *name = info->dlpi_name && info->dlpi_name[0]
-				   ? info->dlpi_name : ug__st.exe;
+			       ? info->dlpi_name
+			       : ug__st.exe;
 	uintptr_t lo = UINTPTR_MAX, hi = 0, first = UINTPTR_MAX;
 	struct ug_module *m;
 	int i, n = atomic_load(&nmodules);
 
-	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+			sizeof(info->dlpi_subs)) {
 		r->adds = info->dlpi_adds;
 		r->subs = info->dlpi_subs;
 	}
@@ -197,7 +209,8 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 	for (i = n - 1; i >= 0; i--) {
 		m = &modules[i];
 		if (!atomic_load(&m->dead) && m->bias == info->dlpi_addr &&
-		    m->lo == lo && strncmp(m->path, name, sizeof(m->path) - 1) == 0) {
+		    m->lo == lo &&
+		    strncmp(m->path, name, sizeof(m->path) - 1) == 0) {
 			r->alive[i] = true;
 			return 0;
 		}
@@ -245,7 +258,8 @@ static int peek_counts(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	unsigned long long *c = arg;
 
-	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+			sizeof(info->dlpi_subs)) {
 		c[0] = info->dlpi_adds;
 		c[1] = info->dlpi_subs;
 	}
@@ -332,9 +346,9 @@ static void bt_init(void)
 
 	if (h) {
 		unw_getcontext_p =
-			(unw_getcontext_fn)dlsym(h, UG_STR(unw_tdep_getcontext));
+		    (unw_getcontext_fn)dlsym(h, UG_STR(unw_tdep_getcontext));
 		unw_init_local_p =
-			(unw_init_local_fn)dlsym(h, UG_STR(unw_init_local));
+		    (unw_init_local_fn)dlsym(h, UG_STR(unw_init_local));
 		unw_step_p = (unw_step_fn)dlsym(h, UG_STR(unw_step));
 		unw_get_reg_p = (unw_get_reg_fn)dlsym(h, UG_STR(unw_get_reg));
 		if (!unw_getcontext_p || !unw_init_local_p || !unw_step_p ||
@@ -358,6 +372,12 @@ static void bt_init(void)
 static _Atomic int bt_busy;
 static atomic_bool bt_off;
 
+/* 0: not loaded, 1: loading, 2: ready.  The first thread loads; an event
+ * racing that first load goes without a trace rather than wait (it may be
+ * a signal handler that interrupted the loading thread). */
+static atomic_int bt_state;
+static UG_TLS bool bt_loading; /* this thread runs bt_init */
+
 void ug__bt_atfork_child(void)
 {
 	if (atomic_load(&bt_busy) > 0) {
@@ -374,7 +394,9 @@ int ug__bt_take(struct ug_frame *f, int max)
 
 	if (max > UG_BT_MAX)
 		max = UG_BT_MAX;
-	if (atomic_load(&bt_off))
+	if (atomic_load(&bt_off) ||
+	    (atomic_load_explicit(&bt_state, memory_order_acquire) != 2 &&
+	     !bt_loading))
 		return 0;
 	want = max + 8; /* room for the shim's own frames */
 	if (unw_getcontext_p) {
@@ -386,7 +408,8 @@ int ug__bt_take(struct ug_frame *f, int max)
 		    unw_init_local_p(&cur, &ctx) == 0) {
 			while (n < want && unw_step_p(&cur) > 0) {
 				unw_word_t ip;
-				if (unw_get_reg_p(&cur, UNW_REG_IP, &ip) < 0 || !ip)
+				if (unw_get_reg_p(&cur, UNW_REG_IP, &ip) < 0 ||
+				    !ip)
 					break;
 				ips[n++] = ip;
 			}
@@ -410,10 +433,6 @@ int ug__bt_take(struct ug_frame *f, int max)
 	return i - skip;
 }
 
-/* 0: not loaded, 1: loading, 2: ready.  The first thread loads; a racing
- * one goes on without waiting (its trace, if any, comes from the
- * fallback). */
-static atomic_int bt_state;
 
 void ug__bt_ensure(void)
 {
@@ -424,7 +443,9 @@ void ug__bt_ensure(void)
 	if (!atomic_compare_exchange_strong(&bt_state, &expect, 1))
 		return;
 	atomic_fetch_add(&bt_busy, 1);
+	bt_loading = true;
 	bt_init();
+	bt_loading = false;
 	atomic_fetch_sub(&bt_busy, 1);
 	atomic_store_explicit(&bt_state, 2, memory_order_release);
 }

@@ -25,8 +25,7 @@ static inline uint64_t ug__add_sat(uint64_t a, uint64_t b)
 }
 
 /* Bytes of a write of n at pos that stay at or below max_file. */
-static inline uint64_t ug__cap_file(uint64_t pos, uint64_t n,
-				    uint64_t max_file)
+static inline uint64_t ug__cap_file(uint64_t pos, uint64_t n, uint64_t max_file)
 {
 	if (pos >= max_file)
 		return 0;

@@ -443,10 +443,11 @@ static int set_log(struct ug__parser *p,
 		   size_t n)
 {
 	if (!log_ok(v, n))
-		return perr(p,
-			    "bad log '%v' (use stderr, syslog, syslog:/socket or an "
-			    "absolute file path)",
-			    v, n);
+		return perr(
+		    p,
+		    "bad log '%v' (use stderr, syslog, syslog:/socket or an "
+		    "absolute file path)",
+		    v, n);
 	return set_string(p, &p->cfg->log, v, n);
 }
 
@@ -854,8 +855,7 @@ static int parse_header(struct ug__parser *p, const char *s, size_t n)
 	else if (eq(name, nlen, "session")) {
 		p->sec = SEC_SESSION;
 		p->cfg->sessions = true;
-	}
-	else
+	} else
 		return perr(p,
 			    "unknown section [%v] (use [guard], [session] "
 			    "or [upload PATH])",
@@ -1021,7 +1021,8 @@ int ug__config_env(struct ug_config *cfg, const char *mode, const char *log,
 		if (!*log || !log_ok(log, strlen(log))) {
 			msg_str(&m, "UPLOADGUARD_LOG: bad log '");
 			msg_untrusted(&m, log, strlen(log), UG_MSG_SHOW_MAX);
-			msg_str(&m, "' (use stderr, syslog, syslog:/socket or an absolute "
+			msg_str(&m, "' (use stderr, syslog, syslog:/socket or "
+				    "an absolute "
 				    "file path)");
 			return -EINVAL;
 		}

@@ -30,27 +30,30 @@ struct ug_source {
 };
 
 struct ug_root {
-	char *path;   /* absolute, lexically normalised, no trailing '/' */
-	size_t len;   /* strlen(path) */
-	uint64_t max_file, max_total, max_files, max_session; /* or UG_UNLIMITED */
+	char *path; /* absolute, lexically normalised, no trailing '/' */
+	size_t len; /* strlen(path) */
+	uint64_t max_file, max_total, max_files,
+	    max_session;   /* or UG_UNLIMITED */
 	enum ug_mode mode; /* UG_MODE_UNSET: use the [guard] mode */
-	char *owner;       /* "path:{session}/"-style pattern, or NULL */
-	unsigned line;     /* line of the [upload ...] header, for messages */
+	char *owner;	   /* "path:{session}/"-style pattern, or NULL */
+	unsigned line;	   /* line of the [upload ...] header, for messages */
 };
 
 struct ug_config {
-	enum ug_mode mode;     /* [guard] mode, default UG_MODE_LOG */
-	char *log;             /* [guard] log: "stderr" (default), "syslog" or a path */
-	bool on_error_closed;  /* [guard] on_error = closed (default open) */
-	bool audit;            /* [guard] audit = on|off (default off) */
-	bool io_uring_block;   /* [guard] io_uring = block|allow (default allow) */
-	char *only;            /* [guard] only = glob of executables, or NULL */
-	struct ug_source sources[UG_MAX_SOURCES]; /* [session] from = a, b, ... */
-	size_t nsources;       /* default: one source, api */
-	bool sessions;         /* a [session] section is present */
-	enum ug_mode cross;    /* [session] cross, default UG_MODE_LOG */
-	char *salt;            /* [session] salt, or NULL */
-	struct ug_root *roots; /* [upload PATH] sections, in file order */
+	enum ug_mode mode; /* [guard] mode, default UG_MODE_LOG */
+	char *log; /* [guard] log: "stderr" (default), "syslog" or a path */
+	bool on_error_closed; /* [guard] on_error = closed (default open) */
+	bool audit;	      /* [guard] audit = on|off (default off) */
+	bool
+	    io_uring_block; /* [guard] io_uring = block|allow (default allow) */
+	char *only;	    /* [guard] only = glob of executables, or NULL */
+	struct ug_source
+	    sources[UG_MAX_SOURCES]; /* [session] from = a, b, ... */
+	size_t nsources;	     /* default: one source, api */
+	bool sessions;		     /* a [session] section is present */
+	enum ug_mode cross;	     /* [session] cross, default UG_MODE_LOG */
+	char *salt;		     /* [session] salt, or NULL */
+	struct ug_root *roots;	     /* [upload PATH] sections, in file order */
 	size_t nroots;
 };
 

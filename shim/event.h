@@ -18,16 +18,16 @@
 struct ug_rootrt;
 
 struct ug_event {
-	const char *event;   /* "cap_exceeded", "cross_session", "file_closed" */
+	const char *event; /* "cap_exceeded", "cross_session", "file_closed" */
 	enum ug_rule rule;
 	const char *verdict; /* "logged", "denied", "aborted" */
-	const char *op;      /* the libc name called */
+	const char *op;	     /* the libc name called */
 	const char *path;    /* absolute */
-	int fd;              /* -1 when none */
-	int64_t offset;      /* -1 when not known */
+	int fd;		     /* -1 when none */
+	int64_t offset;	     /* -1 when not known */
 	uint64_t requested, allowed;
 	int64_t ret;
-	int err;             /* errno the caller sees, 0 for none */
+	int err; /* errno the caller sees, 0 for none */
 	uint64_t limit;
 	int64_t size_before, size_after;   /* -1 when not known */
 	int64_t total_before, total_after; /* -1 when not known */
@@ -35,9 +35,9 @@ struct ug_event {
 	dev_t dev;
 	ino_t ino;
 	const char *session, *owner; /* digests or NULL */
-	const char *binding;         /* "api", "cookie:NAME", ... or NULL */
-	uint64_t written;            /* file_closed: bytes written */
-	uint64_t repeat;             /* identical events held back before it */
+	const char *binding;	     /* "api", "cookie:NAME", ... or NULL */
+	uint64_t written;	     /* file_closed: bytes written */
+	uint64_t repeat;	     /* identical events held back before it */
 	bool backtrace;
 };
 

@@ -29,8 +29,8 @@ _Atomic int ug__fd_hwm;
  * through this view. */
 #define DREFS(d) ((_Atomic int *)&(d)->refs)
 
-static struct ug_desc *desc_free;  /* recycled descs (under ug__lock) */
-static struct ug_desc **desc_all;  /* every desc ever made, for fork */
+static struct ug_desc *desc_free; /* recycled descs (under ug__lock) */
+static struct ug_desc **desc_all; /* every desc ever made, for fork */
 static size_t desc_nall, desc_capall;
 
 /* Guarded files by (dev, ino): chained buckets, doubled as they fill.
@@ -229,10 +229,7 @@ static struct ug_desc *desc_pin(int fd)
 /* A vfork child shares our memory but has its own fd table: it must leave
  * the records (and the locks and heap behind them) alone.  Only asked when
  * a record would change, so the getpid costs nothing on plain fds. */
-static bool in_vfork_child(void)
-{
-	return getpid() != ug__st.pid;
-}
+static bool in_vfork_child(void) { return getpid() != ug__st.pid; }
 
 /* May this process change fd's record?  (Not a vfork child holding a
  * record of the parent's.) */
@@ -430,8 +427,8 @@ void ug__fd_dup(int oldfd, int newfd)
 	}
 	/* plain stays plain; a socket's sniffer is per fd: dup'ed sockets
 	 * are classified again (plain) */
-	fd_put(newfd, ug__fd_get(oldfd) == UG_FD_PLAIN ? UG_FD_PLAIN
-						       : UG_FD_UNKNOWN);
+	fd_put(newfd,
+	       ug__fd_get(oldfd) == UG_FD_PLAIN ? UG_FD_PLAIN : UG_FD_UNKNOWN);
 }
 
 void ug__fd_forget_plain(void)
@@ -466,8 +463,8 @@ int64_t ug__desc_pos(struct ug_desc *d, int fd)
 		return st.st_size;
 	}
 	if (d->pos_valid && !d->stdio &&
-	    d->born_gen == atomic_load_explicit(&ug__fork_gen,
-						memory_order_relaxed))
+	    d->born_gen ==
+		atomic_load_explicit(&ug__fork_gen, memory_order_relaxed))
 		return d->pos;
 	d->pos = real_lseek64(fd, 0, SEEK_CUR);
 	if (d->pos < 0)

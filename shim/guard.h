@@ -48,12 +48,12 @@ struct ug_totals;
 /* One guarded subtree at run time. */
 struct ug_rootrt {
 	const struct ug_root *cfg;
-	enum ug_mode mode;          /* effective mode */
-	dev_t dev;                  /* of the root directory (0: missing) */
+	enum ug_mode mode; /* effective mode */
+	dev_t dev;	   /* of the root directory (0: missing) */
 	ino_t ino;
-	char *real;                 /* realpath() of the root, or cfg->path */
+	char *real; /* realpath() of the root, or cfg->path */
 	size_t reallen;
-	struct ug_totals *tot;      /* shared totals, never NULL once active */
+	struct ug_totals *tot; /* shared totals, never NULL once active */
 	int shm_fd;
 };
 
@@ -61,13 +61,13 @@ struct ug_state {
 	struct ug_config cfg;
 	struct ug_rootrt *roots;
 	size_t nroots;
-	pid_t pid;                  /* cached getpid(), refreshed after fork */
+	pid_t pid; /* cached getpid(), refreshed after fork */
 	char exe[512];
-	bool need_prestat;          /* some root counts files or owners */
-	bool sessions;              /* cross-session checks are on */
-	bool php_sessions;          /* [session] from has php */
-	bool http_sessions;         /* [session] from has cookie: or header: */
-	int log_fd;                 /* protected fd, -1 when none */
+	bool need_prestat;  /* some root counts files or owners */
+	bool sessions;	    /* cross-session checks are on */
+	bool php_sessions;  /* [session] from has php */
+	bool http_sessions; /* [session] from has cookie: or header: */
+	int log_fd;	    /* protected fd, -1 when none */
 };
 
 extern struct ug_state ug__st UG_HIDDEN;
@@ -105,30 +105,30 @@ struct ug_inode;
 
 /* An open file description of a guarded file (shared by dup'ed fds). */
 struct ug_desc {
-	atomic_flag lock;           /* serialises position/size updates */
-	int refs;                   /* fds pointing here (under ug__lock) */
-	int oflags;                 /* O_APPEND, O_ACCMODE */
-	unsigned born_gen;          /* ug__fork_gen when opened */
-	bool pos_valid;             /* pos is exact */
-	bool stdio;                 /* a FILE * owns it: trust no position */
+	atomic_flag lock;  /* serialises position/size updates */
+	int refs;	   /* fds pointing here (under ug__lock) */
+	int oflags;	   /* O_APPEND, O_ACCMODE */
+	unsigned born_gen; /* ug__fork_gen when opened */
+	bool pos_valid;	   /* pos is exact */
+	bool stdio;	   /* a FILE * owns it: trust no position */
 	int64_t pos;
 	struct ug_inode *ino;
-	uint64_t written;           /* bytes written through it (audit) */
-	char opener[17];            /* digest of the opener's session, or "" */
+	uint64_t written; /* bytes written through it (audit) */
+	char opener[17];  /* digest of the opener's session, or "" */
 };
 
 /* A guarded file (one per dev/ino in this process). */
 struct ug_inode {
-	struct ug_inode *next;      /* hash chain (under ug__lock) */
+	struct ug_inode *next; /* hash chain (under ug__lock) */
 	dev_t dev;
 	ino_t ino;
-	_Atomic int64_t size;       /* apparent size as far as we know */
+	_Atomic int64_t size; /* apparent size as far as we know */
 	struct ug_rootrt *root;
-	int refs;                   /* descs (under ug__lock) */
-	bool tmpfile;               /* O_TMPFILE or unlinked while open */
-	uint64_t scan_mark;         /* root's scan count when it went */
-	char owner[17];             /* owning session digest, or "" */
-	char path[];                /* absolute path at classification */
+	int refs;	    /* descs (under ug__lock) */
+	bool tmpfile;	    /* O_TMPFILE or unlinked while open */
+	uint64_t scan_mark; /* root's scan count when it went */
+	char owner[17];	    /* owning session digest, or "" */
+	char path[];	    /* absolute path at classification */
 };
 
 /* The desc lock: held across one real call on the file.  A spin with a
@@ -138,8 +138,8 @@ static inline void ug__desc_lock(struct ug_desc *d)
 {
 	int spins = 0;
 
-	while (atomic_flag_test_and_set_explicit(&d->lock,
-						 memory_order_acquire))
+	while (
+	    atomic_flag_test_and_set_explicit(&d->lock, memory_order_acquire))
 		if (++spins > 64)
 			sched_yield();
 }
@@ -166,7 +166,7 @@ void ug__desc_put(struct ug_desc *d) UG_HIDDEN;
  * the caller passed; `created` says whether the call created the file.
  * Returns 0, or -errno when the open must be undone (max_files deny). */
 int ug__fd_opened(int fd, int oflags, bool created, const char *op) UG_HIDDEN;
-void ug__fd_closed(int fd) UG_HIDDEN;  /* before the real close */
+void ug__fd_closed(int fd) UG_HIDDEN; /* before the real close */
 void ug__fd_dup(int oldfd, int newfd) UG_HIDDEN;
 void ug__fd_forget_plain(void) UG_HIDDEN; /* plain regular fds -> unknown */
 
@@ -183,11 +183,12 @@ bool ug__dev_guarded(dev_t dev) UG_HIDDEN;
  * falls under (or NULL) and fills *st from lstat of the name (st_mode 0 when
  * it does not exist).  Returns NULL quickly when the parent directory is not
  * on a guarded device. */
-struct ug_rootrt *ug__classify_name(int dirfd, const char *path, char *out,
-				    size_t outsz, struct stat *st,
-				    char *work) UG_HIDDEN; /* work: 2*PATH_MAX */
+struct ug_rootrt *
+ug__classify_name(int dirfd, const char *path, char *out, size_t outsz,
+		  struct stat *st, char *work) UG_HIDDEN; /* work: 2*PATH_MAX */
 
-/* ---- misc ------------------------------------------------------------------*/
+/* ---- misc
+ * ------------------------------------------------------------------*/
 pid_t ug__gettid(void) UG_HIDDEN;
 void ug__init(void) UG_HIDDEN; /* idempotent; for calls before the ctor */
 void ug__net_init(void) UG_HIDDEN;

@@ -55,8 +55,8 @@ UG_EXPORT int close_range(unsigned first, unsigned last, int flags)
 		return real_close_range(first, last, flags);
 	/* leave a hole for the log */
 	rc = (unsigned)lfd > first
-		     ? real_close_range(first, (unsigned)lfd - 1, flags)
-		     : 0;
+		 ? real_close_range(first, (unsigned)lfd - 1, flags)
+		 : 0;
 	if (rc == 0 && (unsigned)lfd < last)
 		rc = real_close_range((unsigned)lfd + 1, last, flags);
 	return rc;
@@ -112,10 +112,7 @@ static int dup_to(int fd, int fd2, int flags, bool three)
 	return r;
 }
 
-UG_EXPORT int dup2(int fd, int fd2)
-{
-	return dup_to(fd, fd2, 0, false);
-}
+UG_EXPORT int dup2(int fd, int fd2) { return dup_to(fd, fd2, 0, false); }
 
 UG_EXPORT int dup3(int fd, int fd2, int flags)
 {
@@ -182,7 +179,8 @@ UG_EXPORT int flock(int fd, int op)
 		} else if (op & LOCK_EX) {
 			char *path = ug__scratch_get();
 			bool del;
-			int n = path ? ug__fd_path(fd, path, PATH_MAX, &del) : -1;
+			int n =
+			    path ? ug__fd_path(fd, path, PATH_MAX, &del) : -1;
 			const char *base = n > 0 ? strrchr(path, '/') : NULL;
 
 			if (base && strncmp(base + 1, "sess_", 5) == 0)
@@ -201,7 +199,8 @@ UG_EXPORT pid_t fork(void)
 	return real_fork();
 }
 
-/* ---- syscall(): the libc function, not the instruction -------------------- */
+/* ---- syscall(): the libc function, not the instruction --------------------
+ */
 
 UG_EXPORT long syscall(long nr, ...)
 {

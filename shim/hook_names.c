@@ -230,8 +230,8 @@ static void src_owner(struct ug_rootrt *rf, struct ug_rootrt *rtt,
 
 /* rename/link of (fd1, p1) to (fd2, p2); real() does the call. */
 static int move_common(int kind, int fd1, const char *p1, int fd2,
-		       const char *p2, const char *op,
-		       int (*real)(void *), void *ctx, const struct stat *srcst)
+		       const char *p2, const char *op, int (*real)(void *),
+		       void *ctx, const struct stat *srcst)
 {
 	char owner[17] = "", sowner[17] = "", *from, *to, *work;
 	struct stat fst, tst;
@@ -429,10 +429,10 @@ UG_EXPORT int linkat(int fd1, const char *from, int fd2, const char *to,
 			   NULL);
 }
 
-/* ---- unlink ------------------------------------------------------------------ */
+/* ---- unlink
+ * ------------------------------------------------------------------ */
 
-static int unlink_common(int dirfd, const char *path, int flags,
-			 const char *op)
+static int unlink_common(int dirfd, const char *path, int flags, const char *op)
 {
 	char owner[17] = "", *abs;
 	struct stat st;
@@ -448,13 +448,12 @@ static int unlink_common(int dirfd, const char *path, int flags,
 	if (!atomic_load_explicit(&ug__active, memory_order_relaxed) ||
 	    (flags & AT_REMOVEDIR) || !ug__enter())
 		return flags || dirfd != AT_FDCWD
-			       ? real_unlinkat(dirfd, path, flags)
-			       : real_unlink(path);
+			   ? real_unlinkat(dirfd, path, flags)
+			   : real_unlink(path);
 	abs = ug__scratch_get(); /* off the stack: see move_common */
 	if (!abs)
 		goto pass_entered;
-	rt = ug__classify_name(dirfd, path, abs, PATH_MAX, &st,
-			       abs + PATH_MAX);
+	rt = ug__classify_name(dirfd, path, abs, PATH_MAX, &st, abs + PATH_MAX);
 	if (!rt || !S_ISREG(st.st_mode))
 		goto pass_entered;
 	if (ug__session_active() || rt->cfg->max_session != UG_UNLIMITED)
@@ -468,9 +467,9 @@ static int unlink_common(int dirfd, const char *path, int flags,
 	if (a.cross && a.mode == UG_MODE_ABORT)
 		ug__name_report(&a, rt, op, abs, &st, owner, -1, 0);
 	UG_ERRNO_RESTORE;
-	rc = flags ? real_unlinkat(dirfd, path, flags)
-		   : dirfd == AT_FDCWD ? real_unlink(path)
-				       : real_unlinkat(dirfd, path, 0);
+	rc = flags		 ? real_unlinkat(dirfd, path, flags)
+	     : dirfd == AT_FDCWD ? real_unlink(path)
+				 : real_unlinkat(dirfd, path, 0);
 	err = errno;
 	if (rc == 0)
 		ug__totals_changed(rt);

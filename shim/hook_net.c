@@ -51,8 +51,7 @@ static void accepted(int fd)
 	if ((unsigned)fd >= (unsigned)ug__nfds)
 		return;
 	ug__fd_closed(fd);
-	if (!ug__st.http_sessions ||
-	    !(s = calloc(1, sizeof(*s)))) {
+	if (!ug__st.http_sessions || !(s = calloc(1, sizeof(*s)))) {
 		atomic_store(&ug__fds[fd], UG_FD_PLAIN);
 		UG_ERRNO_RESTORE;
 		return;
@@ -216,8 +215,8 @@ static void after_readv(int fd, uintptr_t e, const struct iovec *iov, int cnt,
 		return;
 	}
 	for (i = 0; i < cnt && r > 0; i++) {
-		size_t k = iov[i].iov_len < (size_t)r ? iov[i].iov_len
-						       : (size_t)r;
+		size_t k =
+		    iov[i].iov_len < (size_t)r ? iov[i].iov_len : (size_t)r;
 		after_read(fd, e, iov[i].iov_base, (ssize_t)k);
 		if (ug__fd_get(fd) != e) /* dropped as not HTTP */
 			break;

@@ -13,8 +13,16 @@
 #include "session.h"
 
 /* What an open call does, so one body serves every name. */
-enum open_kind { OPEN, OPEN64, OPENAT, OPENAT64, OPEN_2, OPEN64_2, OPENAT_2,
-		 OPENAT64_2 };
+enum open_kind {
+	OPEN,
+	OPEN64,
+	OPENAT,
+	OPENAT64,
+	OPEN_2,
+	OPEN64_2,
+	OPENAT_2,
+	OPENAT64_2
+};
 
 static int call_real(enum open_kind k, int dirfd, const char *path, int flags,
 		     mode_t mode)
@@ -57,8 +65,8 @@ static int undo_open(int fd, int rc, int dirfd, const char *path, bool created)
 	return -1;
 }
 
-int ug__open_common(int k, int dirfd, const char *path, int flags,
-		    mode_t mode, const char *op)
+int ug__open_common(int k, int dirfd, const char *path, int flags, mode_t mode,
+		    const char *op)
 {
 	struct stat st;
 	bool created = false, exists = true, late_trunc = false;

@@ -16,8 +16,8 @@ enum { SZ_FTRUNCATE, SZ_FALLOCATE, SZ_POSIX_FALLOCATE };
 struct size_op {
 	int kind;
 	int fd;
-	int mode;          /* fallocate mode */
-	int64_t off, len;  /* fallocate range / ftruncate length */
+	int mode;	  /* fallocate mode */
+	int64_t off, len; /* fallocate range / ftruncate length */
 	const char *op;
 };
 
@@ -88,8 +88,7 @@ static int size_guarded(struct size_op *s)
 			err = ug_saved_errno_;
 	}
 	if (end > size) {
-		ug__commit(d, (uint64_t)size,
-			   (rc == 0) ? end - size : -1, &a);
+		ug__commit(d, (uint64_t)size, (rc == 0) ? end - size : -1, &a);
 	} else if (rc == 0 && s->kind == SZ_FTRUNCATE) {
 		ug__shrunk(d->ino, s->len);
 	}

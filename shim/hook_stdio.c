@@ -34,7 +34,8 @@ void ug__stdio_attached(int fd)
 	}
 }
 
-/* ---- opening ---------------------------------------------------------------- */
+/* ---- opening ----------------------------------------------------------------
+ */
 
 /* fopen's mode to open(2) flags; false for modes we leave to libc. */
 static bool mode_flags(const char *mode, int *flags)
@@ -69,8 +70,8 @@ static bool mode_flags(const char *mode, int *flags)
 	return true;
 }
 
-static FILE *fopen_common(const char *path, const char *mode, FILE *(*real)(
-				  const char *, const char *),
+static FILE *fopen_common(const char *path, const char *mode,
+			  FILE *(*real)(const char *, const char *),
 			  const char *op)
 {
 	FILE *f;
@@ -341,7 +342,8 @@ UG_EXPORT int putchar_unlocked(int c)
 	return putc_common(c, stdout, "putchar_unlocked");
 }
 
-/* ---- formatted output: format first, then cap what is written ------------- */
+/* ---- formatted output: format first, then cap what is written -------------
+ */
 
 /* Formats into a buffer (stack when small).  Returns length or -1; *heap
  * says whether *out must be freed. */
@@ -421,21 +423,14 @@ UG_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
 	va_end(ap);                                                            \
 	return r;
 
-UG_EXPORT int fprintf(FILE *f, const char *fmt, ...)
-{
-	UG_PRINTF_BODY(f, real_vfprintf(f, fmt, ap), "fprintf")
-}
+UG_EXPORT int fprintf(FILE *f, const char *fmt, ...){
+    UG_PRINTF_BODY(f, real_vfprintf(f, fmt, ap), "fprintf")}
 
-UG_EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
-{
-	UG_PRINTF_BODY(f, real___vfprintf_chk(f, flag, fmt, ap),
-		       "__fprintf_chk")
-}
+UG_EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...){
+    UG_PRINTF_BODY(f, real___vfprintf_chk(f, flag, fmt, ap), "__fprintf_chk")}
 
-UG_EXPORT int printf(const char *fmt, ...)
-{
-	UG_PRINTF_BODY(stdout, real_vfprintf(stdout, fmt, ap), "printf")
-}
+UG_EXPORT int printf(const char *fmt, ...){
+    UG_PRINTF_BODY(stdout, real_vfprintf(stdout, fmt, ap), "printf")}
 
 UG_EXPORT int __printf_chk(int flag, const char *fmt, ...)
 {
@@ -456,8 +451,7 @@ static ssize_t do_dp(void *c, size_t n)
 	return real_write(x->fd, x->buf, n);
 }
 
-static int vdprintf_guarded(int fd, const char *fmt, va_list ap,
-			    const char *op)
+static int vdprintf_guarded(int fd, const char *fmt, va_list ap, const char *op)
 {
 	char sb[512], *buf;
 	struct dp_ctx c;

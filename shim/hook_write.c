@@ -111,7 +111,8 @@ ssize_t ug__guarded_write(int fd, uint64_t n, int64_t off, const char *op,
 		goto pass;
 	ug__desc_lock(d);
 	pos = off == UG_AT_END ? kernel_pos(fd, off, d)
-			       : off >= 0 ? off : ug__desc_pos(d, fd);
+	      : off >= 0       ? off
+			       : ug__desc_pos(d, fd);
 	if (pos < 0) {
 		ug__desc_unlock(d);
 		goto pass;
@@ -143,7 +144,8 @@ void ug__pos_moved(int fd)
 		((struct ug_desc *)e)->pos_valid = false;
 }
 
-/* ---- write / pwrite ------------------------------------------------------- */
+/* ---- write / pwrite -------------------------------------------------------
+ */
 
 struct buf_ctx {
 	int fd;
@@ -167,7 +169,7 @@ static ssize_t do_pwrite64(void *c, size_t n)
 
 /* Out of line so that write's fast path stays a load, a test and a jump. */
 static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
-						   size_t n)
+						    size_t n)
 {
 	struct buf_ctx c = {.fd = fd, .buf = buf};
 
@@ -205,7 +207,8 @@ UG_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 	return pwrite_common(fd, buf, n, off, "pwrite64");
 }
 
-/* ---- vectors --------------------------------------------------------------- */
+/* ---- vectors ---------------------------------------------------------------
+ */
 
 struct vec_ctx {
 	int fd, cnt, flags;
@@ -251,20 +254,22 @@ static ssize_t do_vec(void *c, size_t n)
 	return real_pwritev64v2(x->fd, iov, cnt, x->off, x->flags);
 }
 
-static ssize_t vec_common(int fd, const struct iovec *iov, int cnt,
-			  int64_t off, int flags, const char *op)
+static ssize_t vec_common(int fd, const struct iovec *iov, int cnt, int64_t off,
+			  int flags, const char *op)
 {
 	struct vec_ctx c = {fd, cnt, flags, iov, off};
 	int64_t where = off;
 
 	if (cnt < 0 || cnt > IOV_MAX || (!iov && cnt)) /* libc says EINVAL */
-		return off < 0 && !flags ? real_writev(fd, iov, cnt)
-					 : real_pwritev64v2(fd, iov, cnt, off, flags);
+		return off < 0 && !flags
+			   ? real_writev(fd, iov, cnt)
+			   : real_pwritev64v2(fd, iov, cnt, off, flags);
 	if (flags & RWF_APPEND)
 		where = UG_AT_END;
 	else if (off < 0)
 		where = UG_AT_POS;
-	return ug__guarded_write(fd, iov_total(iov, cnt), where, op, do_vec, &c);
+	return ug__guarded_write(fd, iov_total(iov, cnt), where, op, do_vec,
+				 &c);
 }
 
 UG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -323,9 +328,9 @@ static uint64_t source_left(int in, const int64_t *inoff, uint64_t n)
 		if (pos < 0)
 			return n;
 		return st.st_size > pos && (uint64_t)(st.st_size - pos) < n
-			       ? (uint64_t)(st.st_size - pos)
-			   : st.st_size > pos ? n
-					      : 0;
+			   ? (uint64_t)(st.st_size - pos)
+		       : st.st_size > pos ? n
+					  : 0;
 	}
 	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
 		int psz = real_fcntl(in, F_GETPIPE_SZ);
@@ -377,9 +382,9 @@ static ssize_t xfer(struct xfer_ctx *x, size_t n, const char *op)
 		if (want == 0)
 			r = do_xfer(x, n); /* at EOF: let the kernel say so */
 		else
-			r = ug__guarded_write(x->out, want,
-					      x->outoff ? *x->outoff : UG_AT_POS,
-					      op, do_xfer, x);
+			r = ug__guarded_write(
+			    x->out, want, x->outoff ? *x->outoff : UG_AT_POS,
+			    op, do_xfer, x);
 	}
 	if (!x->inoff)
 		ug__pos_moved(x->in);
@@ -422,7 +427,8 @@ UG_EXPORT ssize_t splice(int in, off64_t *inoff, int out, off64_t *outoff,
 	return xfer(&x, n, "splice");
 }
 
-/* ---- lseek: keeps the tracked position exact ------------------------------- */
+/* ---- lseek: keeps the tracked position exact -------------------------------
+ */
 
 static off64_t seek_slow(int fd, off64_t off, int whence)
 {

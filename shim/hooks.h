@@ -7,8 +7,8 @@
 #include "guard.h"
 #include "policy.h"
 
-#define UG_AT_POS (-1)  /* at the description's position */
-#define UG_AT_END (-2)  /* at the end of the file (RWF_APPEND) */
+#define UG_AT_POS (-1) /* at the description's position */
+#define UG_AT_END (-2) /* at the end of the file (RWF_APPEND) */
 
 typedef ssize_t (*ug_do_fn)(void *ctx, size_t n);
 

@@ -27,51 +27,45 @@ enum {
 	S_NOHDR,     /* start of a header line, no header pending */
 	S_END_CR,    /* CR of the empty line ending the head */
 	/* line states: CR/LF set F_CR/F_EOL and keep the state */
-	S_NAME,  /* header name, lower-cased into line[] */
+	S_NAME,	 /* header name, lower-cased into line[] */
 	S_OTHER, /* rest of a header line we do not care about */
-	H_PRE,   /* wanted header: whitespace before the value */
-	H_VAL,   /* wanted header: the value */
-	H_FOLD,  /* wanted header: whitespace after a fold */
-	C_PRE,   /* Cookie: before a cookie name */
-	C_NAME,  /* Cookie: a name, pos bytes matched while F_MATCH */
-	C_NEND,  /* Cookie: whitespace between name and '=' */
-	C_VPRE,  /* Cookie: whitespace after '=' of the wanted cookie */
-	C_VAL,   /* Cookie: unquoted value */
-	C_QVAL,  /* Cookie: inside a quoted value */
-	C_QEND,  /* Cookie: after the closing quote */
-	C_SKIP,  /* Cookie: another cookie's name or value */
-	L_PRE,   /* Content-Length: whitespace before the digits */
-	L_DIG,   /* Content-Length: digits, accumulated in bodyleft */
-	L_POST,  /* Content-Length: whitespace after the digits */
+	H_PRE,	 /* wanted header: whitespace before the value */
+	H_VAL,	 /* wanted header: the value */
+	H_FOLD,	 /* wanted header: whitespace after a fold */
+	C_PRE,	 /* Cookie: before a cookie name */
+	C_NAME,	 /* Cookie: a name, pos bytes matched while F_MATCH */
+	C_NEND,	 /* Cookie: whitespace between name and '=' */
+	C_VPRE,	 /* Cookie: whitespace after '=' of the wanted cookie */
+	C_VAL,	 /* Cookie: unquoted value */
+	C_QVAL,	 /* Cookie: inside a quoted value */
+	C_QEND,	 /* Cookie: after the closing quote */
+	C_SKIP,	 /* Cookie: another cookie's name or value */
+	L_PRE,	 /* Content-Length: whitespace before the digits */
+	L_DIG,	 /* Content-Length: digits, accumulated in bodyleft */
+	L_POST,	 /* Content-Length: whitespace after the digits */
 	/* outside heads */
-	S_BODY,     /* bodyleft bytes of body to skip */
+	S_BODY,	    /* bodyleft bytes of body to skip */
 	S_NOT_HTTP, /* given up: final */
 };
 
 enum {
-	F_CR = 1u << 0,       /* a line state saw CR: LF must follow */
-	F_EOL = 1u << 1,      /* a line state ended its line */
-	F_HAVE = 1u << 2,     /* cand[0..candlen) is this head's value */
-	F_BAD = 1u << 3,      /* the value being collected is ignored */
-	F_MATCH = 1u << 4,    /* the cookie name matches so far */
-	F_WS_OVER = 1u << 5,  /* whitespace did not fit in cand */
-	F_HT_PEND = 1u << 6,  /* an HT is among the uncommitted bytes */
-	F_CL_SEEN = 1u << 7,  /* a Content-Length header was seen */
-	F_LOST = 1u << 8,     /* the body cannot be framed: give up after head */
-	F_CONNECT = 1u << 9,  /* the method matches "CONNECT" so far */
+	F_CR = 1u << 0,	     /* a line state saw CR: LF must follow */
+	F_EOL = 1u << 1,     /* a line state ended its line */
+	F_HAVE = 1u << 2,    /* cand[0..candlen) is this head's value */
+	F_BAD = 1u << 3,     /* the value being collected is ignored */
+	F_MATCH = 1u << 4,   /* the cookie name matches so far */
+	F_WS_OVER = 1u << 5, /* whitespace did not fit in cand */
+	F_HT_PEND = 1u << 6, /* an HT is among the uncommitted bytes */
+	F_CL_SEEN = 1u << 7, /* a Content-Length header was seen */
+	F_LOST = 1u << 8,    /* the body cannot be framed: give up after head */
+	F_CONNECT = 1u << 9, /* the method matches "CONNECT" so far */
 };
 
 #define UG_HTTP_METHOD_MAX 16
 
-static inline bool ug__is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
+static inline bool ug__is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
 
-static inline bool ug__is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
+static inline bool ug__is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 static inline unsigned char ug__lower(unsigned char c)
 {
@@ -85,9 +79,21 @@ static bool ug__is_tchar(unsigned char c)
 	    (c >= '0' && c <= '9'))
 		return true;
 	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'':
-	case '*': case '+': case '-': case '.': case '^': case '_':
-	case '`': case '|': case '~':
+	case '!':
+	case '#':
+	case '$':
+	case '%':
+	case '&':
+	case '\'':
+	case '*':
+	case '+':
+	case '-':
+	case '.':
+	case '^':
+	case '_':
+	case '`':
+	case '|':
+	case '~':
 		return true;
 	}
 	return false;
@@ -201,8 +207,14 @@ static void ug__header_end(struct ug_http *h)
 	case H_FOLD:
 		ug__value_commit(h);
 		break;
-	case C_PRE: case C_NAME: case C_NEND: case C_VPRE:
-	case C_VAL: case C_QVAL: case C_QEND: case C_SKIP:
+	case C_PRE:
+	case C_NAME:
+	case C_NEND:
+	case C_VPRE:
+	case C_VAL:
+	case C_QVAL:
+	case C_QEND:
+	case C_SKIP:
 		ug__cookie_pair_end(h);
 		break;
 	case L_PRE:
@@ -241,8 +253,7 @@ static int ug__header_kind(struct ug_http *h)
 			return C_PRE;
 		return S_OTHER;
 	}
-	if (h->namelen && len == h->namelen &&
-	    !memcmp(h->line, h->name, len)) {
+	if (h->namelen && len == h->namelen && !memcmp(h->line, h->name, len)) {
 		ug__value_start(h);
 		return H_PRE;
 	}
@@ -291,8 +302,7 @@ static void ug__head_end(struct ug_http *h, enum ug_http_event *ev)
  */
 
 /* One byte of a head (or of the blank lines before one). */
-static void ug__step(struct ug_http *h, unsigned char c,
-		     enum ug_http_event *ev)
+static void ug__step(struct ug_http *h, unsigned char c, enum ug_http_event *ev)
 {
 	if (h->flags & (F_CR | F_EOL)) {
 		if (h->flags & F_CR) {
@@ -369,7 +379,8 @@ static void ug__step(struct ug_http *h, unsigned char c,
 	case S_VERSION:
 		if (h->pos < 7) {
 			if (c != (unsigned char)"HTTP/1."[h->pos])
-				goto not_http; /* HTTP/2's "PRI * HTTP/2.0" too */
+				goto not_http; /* HTTP/2's "PRI * HTTP/2.0" too
+						*/
 			h->pos++;
 		} else if (h->pos == 7) {
 			if (c < '0' || c > '9')
@@ -560,8 +571,7 @@ not_http:
 	ug__give_up(h, ev, UG_HTTP_NOT_HTTP);
 }
 
-void ug__http_init(struct ug_http *h, enum ug_http_want want,
-		   const char *name)
+void ug__http_init(struct ug_http *h, enum ug_http_want want, const char *name)
 {
 	size_t i = 0;
 
@@ -569,8 +579,8 @@ void ug__http_init(struct ug_http *h, enum ug_http_want want,
 	if (name) {
 		while (name[i] && i < sizeof(h->name) - 1) {
 			h->name[i] = want == UG_HTTP_HEADER
-					     ? (char)ug__lower(name[i])
-					     : name[i];
+					 ? (char)ug__lower(name[i])
+					 : name[i];
 			i++;
 		}
 		if (name[i])

@@ -11,16 +11,17 @@
 #include <stddef.h>
 
 #define UG_HTTP_VALUE_MAX 256 /* values of 256+ bytes are ignored, not cut */
-#define UG_HTTP_HEAD_MAX 65536 /* a longer head (request line included) ends
-				* the scan: HEAD_END, then NOT_HTTP */
+#define UG_HTTP_HEAD_MAX                                                       \
+	65536 /* a longer head (request line included) ends                    \
+	       * the scan: HEAD_END, then NOT_HTTP */
 
 enum ug_http_want { UG_HTTP_COOKIE, UG_HTTP_HEADER };
 
 enum ug_http_event {
-	UG_HTTP_NONE = 0,  /* nothing new in this piece */
-	UG_HTTP_FOUND,     /* a head ended and carried the value: see ->value */
-	UG_HTTP_HEAD_END,  /* a head ended without the value */
-	UG_HTTP_NOT_HTTP,  /* this connection is not HTTP/1.x: stop feeding */
+	UG_HTTP_NONE = 0, /* nothing new in this piece */
+	UG_HTTP_FOUND,	  /* a head ended and carried the value: see ->value */
+	UG_HTTP_HEAD_END, /* a head ended without the value */
+	UG_HTTP_NOT_HTTP, /* this connection is not HTTP/1.x: stop feeding */
 };
 
 struct ug_http {
@@ -31,10 +32,10 @@ struct ug_http {
 	/* state: private to http.c */
 	int state;
 	unsigned flags;
-	size_t pos;       /* bytes matched in the current token */
+	size_t pos;	  /* bytes matched in the current token */
 	size_t headbytes; /* bytes of the current head so far */
 	size_t bodyleft;  /* Content-Length body bytes still to skip */
-	char line[128];   /* the current header name, lower-cased */
+	char line[128];	  /* the current header name, lower-cased */
 	size_t linelen;
 	char cand[UG_HTTP_VALUE_MAX]; /* value being collected */
 	size_t candlen;
@@ -51,9 +52,9 @@ struct ug_http {
 	unsigned heads;
 	bool mixed;
 	/* private */
-	bool last_found;   /* the previous head carried the value */
-	bool prev_bytes;   /* this piece held bytes of the previous request */
-	bool head_shared;  /* the current head began in such a piece */
+	bool last_found;  /* the previous head carried the value */
+	bool prev_bytes;  /* this piece held bytes of the previous request */
+	bool head_shared; /* the current head began in such a piece */
 };
 
 /* Resets h for a new connection.  A cookie name is matched exactly, a header
@@ -61,8 +62,7 @@ struct ug_http {
  * matches.  The first valid occurrence in a head wins; a value that is empty,
  * too long or holds a control byte is ignored (a later one may still match).
  * Content-Length and Transfer-Encoding are framing, never the wanted header. */
-void ug__http_init(struct ug_http *h, enum ug_http_want want,
-		   const char *name);
+void ug__http_init(struct ug_http *h, enum ug_http_want want, const char *name);
 
 /* Feeds the next bytes read from the connection.  Returns the most
  * significant event seen in them (FOUND wins over HEAD_END); when several

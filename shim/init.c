@@ -37,12 +37,10 @@ _Atomic unsigned ug__fork_gen;
 pthread_mutex_t ug__lock = PTHREAD_MUTEX_INITIALIZER;
 UG_TLS int ug__depth;
 
-pid_t ug__gettid(void)
-{
-	return (pid_t)real_syscall(SYS_gettid);
-}
+pid_t ug__gettid(void) { return (pid_t)real_syscall(SYS_gettid); }
 
-/* ---- roots ---------------------------------------------------------------- */
+/* ---- roots ----------------------------------------------------------------
+ */
 
 struct ug_rootrt *ug__root_for(const char *abs)
 {
@@ -97,7 +95,8 @@ static void unescape(char *s)
 	char *o = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
+		    s[3]) {
 			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
 				      (s[3] - '0'));
 			s += 3;
@@ -171,7 +170,8 @@ static int setup_roots(void)
 	return 0;
 }
 
-/* ---- configuration ---------------------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------
+ */
 
 /* Loads the config the environment names.  Returns 1 when there is one,
  * 0 when there is none (inert), -1 on error (message printed). */
@@ -187,8 +187,8 @@ static int load_config(void)
 		rc = ug__config_parse(&ug__st.cfg, text, strlen(text),
 				      UG_ENV_CONFIG_TEXT, err, sizeof(err));
 	} else {
-		rc = ug__config_load(&ug__st.cfg, path && *path ? path
-							: UG_DEFAULT_CONFIG,
+		rc = ug__config_load(&ug__st.cfg,
+				     path && *path ? path : UG_DEFAULT_CONFIG,
 				     err, sizeof(err));
 		if (rc == -ENOENT && !(path && *path)) {
 			/* no file and nothing asked for: inert, silently */
@@ -209,18 +209,16 @@ static int load_config(void)
 
 static void read_exe(void)
 {
-	ssize_t n = readlink("/proc/self/exe", ug__st.exe,
-			     sizeof(ug__st.exe) - 1);
+	ssize_t n =
+	    readlink("/proc/self/exe", ug__st.exe, sizeof(ug__st.exe) - 1);
 
 	ug__st.exe[n > 0 ? n : 0] = '\0';
 }
 
-/* ---- fork ------------------------------------------------------------------- */
+/* ---- fork -------------------------------------------------------------------
+ */
 
-static void atfork_prepare(void)
-{
-	pthread_mutex_lock(&ug__lock);
-}
+static void atfork_prepare(void) { pthread_mutex_lock(&ug__lock); }
 
 static void atfork_parent(void)
 {
@@ -238,7 +236,8 @@ static void atfork_child(void)
 	ug__bt_atfork_child();
 }
 
-/* ---- constructor / destructor ------------------------------------------------ */
+/* ---- constructor / destructor
+ * ------------------------------------------------ */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -294,15 +293,9 @@ out:
 	ug__depth--;
 }
 
-void ug__init(void)
-{
-	pthread_once(&init_once, init_once_fn);
-}
+void ug__init(void) { pthread_once(&init_once, init_once_fn); }
 
-__attribute__((constructor(101))) static void ug_ctor(void)
-{
-	ug__init();
-}
+__attribute__((constructor(101))) static void ug_ctor(void) { ug__init(); }
 
 __attribute__((destructor)) static void ug_dtor(void)
 {

@@ -58,8 +58,10 @@ size_t ug__json_escape(char *out, size_t outsz, const char *str, size_t n)
 			PUT(tmp, 2);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
-			const char *esc = c == '\n' ? "\\n" : c == '\t' ? "\\t"
-					: c == '\r' ? "\\r" : NULL;
+			const char *esc = c == '\n'   ? "\\n"
+					  : c == '\t' ? "\\t"
+					  : c == '\r' ? "\\r"
+						      : NULL;
 			if (esc) {
 				PUT(esc, 2);
 			} else {

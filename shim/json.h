@@ -19,18 +19,17 @@
 
 struct ug_json {
 	char *buf;
-	size_t cap;   /* usable bytes, a tail is kept for closing */
+	size_t cap; /* usable bytes, a tail is kept for closing */
 	size_t len;
-	int depth;    /* nesting below the top object (at most 60) */
+	int depth;	/* nesting below the top object (at most 60) */
 	uint64_t kinds; /* bit d set: the container at depth d is an array */
-	bool first;   /* no member written yet at this level */
-	bool trunc;   /* a field was dropped */
+	bool first;	/* no member written yet at this level */
+	bool trunc;	/* a field was dropped */
 };
 
 void ug__json_init(struct ug_json *j, char *buf, size_t cap);
 void ug__json_str(struct ug_json *j, const char *key, const char *s);
-void ug__json_strn(struct ug_json *j, const char *key, const char *s,
-		   size_t n);
+void ug__json_strn(struct ug_json *j, const char *key, const char *s, size_t n);
 void ug__json_u64(struct ug_json *j, const char *key, uint64_t v);
 void ug__json_i64(struct ug_json *j, const char *key, int64_t v);
 void ug__json_hex(struct ug_json *j, const char *key, uint64_t v); /* "0x.." */

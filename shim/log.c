@@ -32,7 +32,7 @@ enum log_kind { LOG_NONE, LOG_FILE, LOG_STDERR, LOG_SYSLOG };
 static struct {
 	enum log_kind kind;
 	_Atomic int fd;
-	char path[4096];          /* log file, or syslog socket */
+	char path[4096]; /* log file, or syslog socket */
 	_Atomic uint64_t seq, lost, lost_reported;
 	/* fd 2 at start (for the exit message) */
 	dev_t err_dev;
@@ -129,7 +129,8 @@ static void rfc3339(char *out)
 	put_num(out + 20, (uint64_t)ts.tv_nsec, 9);
 }
 
-/* ---- process facts --------------------------------------------------------- */
+/* ---- process facts ---------------------------------------------------------
+ */
 
 /* Container id: the last 64-hex run in /proc/self/cgroup (docker, containerd,
  * cri-o, podman all put it there), else in mountinfo; "host" at "0::/". */
@@ -250,8 +251,8 @@ static int open_file(const char *path)
 	int fd, e;
 
 	fd = real_openat(AT_FDCWD, path,
-			 O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-				 O_NONBLOCK | O_NOCTTY,
+			 O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+			     O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
 			 0640);
 	if (fd < 0)
 		return -errno;
@@ -332,8 +333,9 @@ int ug__log_open(const char *spec, char *err, size_t errlen)
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot open log %s: %s", spec,
 				 fd == -ELOOP ? "it is a symlink (refused)"
-				 : fd == -EINVAL ? "not a regular file (refused)"
-				 : strerror(-fd));
+				 : fd == -EINVAL
+				     ? "not a regular file (refused)"
+				     : strerror(-fd));
 			lg.kind = LOG_NONE;
 			return fd;
 		}
@@ -344,7 +346,8 @@ int ug__log_open(const char *spec, char *err, size_t errlen)
 
 bool ug__log_is_fd(int fd)
 {
-	return fd >= 0 && fd == atomic_load_explicit(&lg.fd, memory_order_relaxed);
+	return fd >= 0 &&
+	       fd == atomic_load_explicit(&lg.fd, memory_order_relaxed);
 }
 
 void ug__log_evacuate(int fd)
@@ -428,8 +431,9 @@ void ug__log_atfork_child(void)
 
 uint64_t ug__log_lost(void) { return atomic_load(&lg.lost); }
 
-/* ---- buffers ------------------------------------------------------------------
- * A small static pool (untouched pages cost no memory); mmap beyond it.
+/* ---- buffers
+ * ------------------------------------------------------------------ A small
+ * static pool (untouched pages cost no memory); mmap beyond it.
  */
 #define UG_EVBUF 32768
 #define UG_EVPOOL 8
@@ -461,7 +465,8 @@ static void buf_put(char *p, int slot)
 		munmap(p, UG_EVBUF);
 }
 
-/* ---- the event -------------------------------------------------------------- */
+/* ---- the event --------------------------------------------------------------
+ */
 
 /* "EFBIG", or "E<n>" for a number glibc has no name for; out has 16 bytes. */
 static const char *errno_name(int e, char *out)
@@ -677,9 +682,9 @@ void ug__log_event(const struct ug_event *ev)
 	ug__json_str(&j, "op", ev->op);
 	/* session ids are secrets, even inside a path */
 	ug__json_str(&j, "path",
-		     ev->path ? ug__session_redact(ev->root, ev->path, red,
-						   PATH_MAX)
-			      : NULL);
+		     ev->path
+			 ? ug__session_redact(ev->root, ev->path, red, PATH_MAX)
+			 : NULL);
 	put_int_or_null(&j, "fd", ev->fd);
 	put_int_or_null(&j, "offset", ev->offset);
 	ug__json_u64(&j, "requested", ev->requested);

@@ -18,10 +18,7 @@
 #define UG_RESCAN_MIN_NS 1000000000LL /* boundary rescans: once a second */
 #define UG_OWNER_XATTR "user.uploadguard.owner"
 
-enum ug_mode ug__mode_of(const struct ug_rootrt *rt)
-{
-	return rt->mode;
-}
+enum ug_mode ug__mode_of(const struct ug_rootrt *rt) { return rt->mode; }
 
 const char *ug__verdict(enum ug_mode m, bool allowed_all)
 {
@@ -30,12 +27,13 @@ const char *ug__verdict(enum ug_mode m, bool allowed_all)
 	return m == UG_MODE_DENY && !allowed_all ? "denied" : "logged";
 }
 
-/* ---- cross-session --------------------------------------------------------- */
+/* ---- cross-session ---------------------------------------------------------
+ */
 
 /* True when the calling thread is bound to a session other than the one that
  * owns the file or opened this description. */
-static bool cross_session(const struct ug_desc *d,
-			  const struct ug_binding **bp, const char **owner)
+static bool cross_session(const struct ug_desc *d, const struct ug_binding **bp,
+			  const char **owner)
 {
 	const struct ug_binding *b;
 
@@ -47,7 +45,8 @@ static bool cross_session(const struct ug_desc *d,
 	*bp = b;
 	if (!b)
 		return false;
-	if (d->ino->owner[0] && strcmp(d->ino->owner, ug__binding_digest(b)) != 0) {
+	if (d->ino->owner[0] &&
+	    strcmp(d->ino->owner, ug__binding_digest(b)) != 0) {
 		*owner = d->ino->owner;
 		return true;
 	}
@@ -58,7 +57,8 @@ static bool cross_session(const struct ug_desc *d,
 	return false;
 }
 
-/* ---- admission ------------------------------------------------------------- */
+/* ---- admission -------------------------------------------------------------
+ */
 
 static void reserve_total(struct ug_rootrt *rt, int64_t growth,
 			  struct ug_admit *a)
@@ -93,7 +93,8 @@ static int64_t reserve_session(struct ug_inode *ino, int64_t growth,
 		return growth;
 	a->sess_ctr = ug__totals_session(ino->root->tot, ino->owner);
 	if (!a->sess_ctr)
-		return growth; /* table full: not counted (said in the README) */
+		return growth; /* table full: not counted (said in the README)
+				*/
 	a->sess_reserved = ug__ctr_reserve(a->sess_ctr, growth, r->max_session);
 	return a->sess_reserved;
 }
@@ -121,12 +122,12 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 	const struct ug_binding *b;
 	const char *owner;
 
-	*a = (struct ug_admit){.want = n,
-			       .size_before = (int64_t)size,
-			       .total_before = ug__bytes_ctr(rt)
-						       ? ug__ctr_get(&rt->tot->bytes)
-						       : -1,
-			       .mode = rt->mode};
+	*a = (struct ug_admit){
+	    .want = n,
+	    .size_before = (int64_t)size,
+	    .total_before =
+		ug__bytes_ctr(rt) ? ug__ctr_get(&rt->tot->bytes) : -1,
+	    .mode = rt->mode};
 	if (ug__st.sessions && (ino->owner[0] || d->opener[0]) &&
 	    cross_session(d, &b, &owner)) {
 		a->cross = true;
@@ -149,7 +150,8 @@ uint64_t ug__admit(struct ug_desc *d, uint64_t pos, uint64_t n, int whole,
 	if (growth > 0) {
 		reserve_total(rt, growth, a);
 		if (a->reserved < growth) {
-			t = ug__cap_room(pos, allowed, size, (uint64_t)a->reserved);
+			t = ug__cap_room(pos, allowed, size,
+					 (uint64_t)a->reserved);
 			if (t < allowed) {
 				allowed = t;
 				a->rule = UG_RULE_MAX_TOTAL;
@@ -215,7 +217,8 @@ void ug__shrunk(struct ug_inode *ino, int64_t len)
 {
 	int64_t cur = atomic_load(&ino->size);
 
-	while (len < cur && !atomic_compare_exchange_weak(&ino->size, &cur, len))
+	while (len < cur &&
+	       !atomic_compare_exchange_weak(&ino->size, &cur, len))
 		;
 	if (len < cur) {
 		ug__totals_changed(ino->root);
@@ -224,10 +227,11 @@ void ug__shrunk(struct ug_inode *ino, int64_t len)
 	}
 }
 
-/* ---- reporting ----------------------------------------------------------------
- * Identical violations (same event, rule, op, file) are limited to
- * UG_RATE_BURST a second; the rest are counted and the next logged one says
- * how many it stands for ("repeat").  Slots are claimed lock-free.
+/* ---- reporting
+ * ---------------------------------------------------------------- Identical
+ * violations (same event, rule, op, file) are limited to UG_RATE_BURST a
+ * second; the rest are counted and the next logged one says how many it stands
+ * for ("repeat").  Slots are claimed lock-free.
  */
 #define UG_RATE_SLOTS 64
 #define UG_RATE_BURST 20
@@ -312,8 +316,8 @@ static bool violation(struct ug_event *ev, const struct ug_admit *a,
 	ev->size_after = -1;
 	ev->total_before = a->total_before;
 	ev->total_after = ug__bytes_ctr((struct ug_rootrt *)rt)
-				     ? ug__ctr_get(&rt->tot->bytes)
-				     : -1;
+			      ? ug__ctr_get(&rt->tot->bytes)
+			      : -1;
 	ev->root = rt;
 	if (b) {
 		ev->session = ug__binding_digest(b);
@@ -373,7 +377,8 @@ void ug__report_slow(const struct ug_admit *a, struct ug_desc *d,
 	conclude(&ev, a, ino);
 }
 
-/* ---- open / close ----------------------------------------------------------- */
+/* ---- open / close -----------------------------------------------------------
+ */
 
 void ug__policy_opened(struct ug_desc *d, const char *op)
 {
@@ -430,8 +435,8 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 		UG_ERRNO_SAVE;
 		set_owner(d, fd, created);
 		UG_ERRNO_RESTORE;
-		if (!created && ((oflags & O_TRUNC) ||
-				 (oflags & O_ACCMODE) != O_RDONLY)) {
+		if (!created &&
+		    ((oflags & O_TRUNC) || (oflags & O_ACCMODE) != O_RDONLY)) {
 			const struct ug_binding *b;
 			const char *owner;
 
@@ -440,8 +445,8 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 				a.cross = true;
 				a.mode = ug__st.cfg.cross;
 				a.err = a.mode == UG_MODE_LOG ? 0 : EACCES;
-				ug__report(&a, d, op, fd, -1,
-					   a.err ? -1 : fd, a.err);
+				ug__report(&a, d, op, fd, -1, a.err ? -1 : fd,
+					   a.err);
 				if (a.err)
 					return -EACCES;
 			}
@@ -454,7 +459,8 @@ int ug__policy_open_check(struct ug_desc *d, int fd, int oflags, bool created,
 		a.mode = rt->mode;
 		a.size_before = size;
 		a.total_before = ug__ctr_get(&rt->tot->files);
-		/* the file exists already: a reservation that is done at once */
+		/* the file exists already: a reservation that is done at once
+		 */
 		if (ug__ctr_reserve(&rt->tot->files, 1, rt->cfg->max_files) ||
 		    (ug__totals_rescan(rt, UG_RESCAN_MIN_NS) &&
 		     ug__ctr_reserve(&rt->tot->files, 1, rt->cfg->max_files))) {
@@ -495,8 +501,8 @@ void ug__policy_closed(struct ug_desc *d)
 		ev.size_before = -1;
 		ev.total_before = -1;
 		ev.total_after = ug__bytes_ctr(ino->root)
-				    ? ug__ctr_get(ug__bytes_ctr(ino->root))
-				    : -1;
+				     ? ug__ctr_get(ug__bytes_ctr(ino->root))
+				     : -1;
 		ev.root = ino->root;
 		ev.dev = ino->dev;
 		ev.ino = ino->ino;
@@ -516,7 +522,8 @@ void ug__policy_closed(struct ug_desc *d)
 	}
 }
 
-/* ---- name operations -------------------------------------------------------- */
+/* ---- name operations --------------------------------------------------------
+ */
 
 bool ug__owner_of_path(struct ug_rootrt *rt, const char *abs, char out[17])
 {
@@ -555,8 +562,10 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 	a->allowed = (uint64_t)bytes;
 	a->mode = rt->mode;
 	a->size_before = -1;
-	a->total_before = ug__bytes_ctr(rt) ? ug__ctr_get(ug__bytes_ctr(rt)) : -1;
-	if (b && owner && owner[0] && strcmp(owner, ug__binding_digest(b)) != 0) {
+	a->total_before =
+	    ug__bytes_ctr(rt) ? ug__ctr_get(ug__bytes_ctr(rt)) : -1;
+	if (b && owner && owner[0] &&
+	    strcmp(owner, ug__binding_digest(b)) != 0) {
 		a->cross = true;
 		a->mode = ug__st.cfg.cross;
 		if (a->mode != UG_MODE_LOG) {
@@ -592,7 +601,7 @@ bool ug__name_admit(struct ug_rootrt *rt, int64_t bytes, int64_t files,
 		a->sess_ctr = ug__totals_session(rt->tot, src_owner);
 	if (!a->rule && a->sess_ctr && bytes > 0) {
 		a->sess_reserved =
-			ug__ctr_reserve(a->sess_ctr, bytes, r->max_session);
+		    ug__ctr_reserve(a->sess_ctr, bytes, r->max_session);
 		if (a->sess_reserved < bytes) {
 			a->rule = UG_RULE_MAX_SESSION;
 			a->limit = r->max_session;
@@ -633,8 +642,7 @@ void ug__name_done(struct ug_rootrt *rt, struct ug_admit *a)
 	name_finish(rt, a, true);
 }
 
-void ug__session_release(struct ug_rootrt *rt, const char *owner,
-			 int64_t bytes)
+void ug__session_release(struct ug_rootrt *rt, const char *owner, int64_t bytes)
 {
 	if (rt->cfg->max_session != UG_UNLIMITED && owner && owner[0])
 		ug__ctr_add(ug__totals_session(rt->tot, owner), -bytes);

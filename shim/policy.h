@@ -13,18 +13,18 @@
 
 /* The outcome of admitting a growth [pos, pos+n) of a guarded file. */
 struct ug_admit {
-	uint64_t want;       /* bytes asked for */
-	uint64_t allowed;    /* bytes the real call may do */
-	enum ug_rule rule;   /* the cap that bound it, or NONE */
+	uint64_t want;	   /* bytes asked for */
+	uint64_t allowed;  /* bytes the real call may do */
+	enum ug_rule rule; /* the cap that bound it, or NONE */
 	uint64_t limit;
-	int err;             /* errno for a refused call (allowed == 0) */
-	enum ug_mode mode;   /* what the violation does */
-	int64_t reserved;    /* bytes reserved in the root total */
-	int64_t held_files;  /* files reserved (name operations) */
+	int err;		 /* errno for a refused call (allowed == 0) */
+	enum ug_mode mode;	 /* what the violation does */
+	int64_t reserved;	 /* bytes reserved in the root total */
+	int64_t held_files;	 /* files reserved (name operations) */
 	struct ug_ctr *sess_ctr; /* the owner's session bytes, or NULL */
 	int64_t sess_reserved;
 	int64_t size_before, total_before;
-	bool cross;          /* cross-session write (sessions) */
+	bool cross; /* cross-session write (sessions) */
 };
 
 enum { UG_ADMIT_PARTIAL = 0, UG_ADMIT_WHOLE = 1 };
@@ -82,7 +82,8 @@ void ug__net_closed(int fd, uintptr_t e);
 
 #endif /* UG_POLICY_H */
 
-/* ---- name operations (rename, link, unlink) ------------------------------- */
+/* ---- name operations (rename, link, unlink) -------------------------------
+ */
 
 /* Admits `bytes` and `files` arriving in rt (replacing dst_bytes/dst_files
  * already there).  Returns true when the operation may go ahead; a->err

@@ -94,8 +94,9 @@ int ug__resolve_real(void)
 	for (i = 0; i < sizeof(ug_syms) / sizeof(ug_syms[0]); i++) {
 		void *p = dlsym(RTLD_NEXT, ug_syms[i].name);
 		if (p)
-			atomic_store_explicit((_Atomic(void *) *)ug_syms[i].slot,
-					      p, memory_order_release);
+			atomic_store_explicit(
+			    (_Atomic(void *) *)ug_syms[i].slot, p,
+			    memory_order_release);
 	}
 	atomic_store_explicit(&ug_resolved, 2, memory_order_release);
 	return 0;

@@ -11,8 +11,7 @@
 
 #define UG_SCRATCH_SLOTS 16
 
-static char slots[UG_SCRATCH_SLOTS][UG_SCRATCH]
-	__attribute__((aligned(64)));
+static char slots[UG_SCRATCH_SLOTS][UG_SCRATCH] __attribute__((aligned(64)));
 static atomic_flag busy[UG_SCRATCH_SLOTS];
 
 char *ug__scratch_get(void)

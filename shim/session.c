@@ -13,7 +13,7 @@
 #include "uploadguard.h"
 
 static __thread struct ug_binding tls_bind
-	__attribute__((tls_model("initial-exec")));
+    __attribute__((tls_model("initial-exec")));
 static __thread bool tls_bound __attribute__((tls_model("initial-exec")));
 static struct ug_binding env_bind;
 static bool env_bound;
@@ -165,7 +165,8 @@ const char *ug__session_redact(const struct ug_rootrt *rt, const char *abs,
 	return buf;
 }
 
-/* ---- public API ------------------------------------------------------------ */
+/* ---- public API ------------------------------------------------------------
+ */
 
 UG_EXPORT int ug_session_enter(const char *id)
 {
@@ -183,10 +184,7 @@ UG_EXPORT int ug_session_enter(const char *id)
 	return 0;
 }
 
-UG_EXPORT void ug_session_leave(void)
-{
-	tls_bound = false;
-}
+UG_EXPORT void ug_session_leave(void) { tls_bound = false; }
 
 UG_EXPORT const char *ug_session_current(void)
 {

@@ -12,9 +12,9 @@
 
 struct ug_binding {
 	char id[UG_SESSION_ID_MAX]; /* raw id: never logged */
-	char digest[17];            /* what the log holds: ug__binding_digest */
-	const char *source;         /* "api", "cookie:NAME", ... */
-	int fd;                     /* connection or session file, or -1 */
+	char digest[17];	    /* what the log holds: ug__binding_digest */
+	const char *source;	    /* "api", "cookie:NAME", ... */
+	int fd;			    /* connection or session file, or -1 */
 };
 
 /* The calling thread's binding, falling back to the process's env binding;

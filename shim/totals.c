@@ -40,12 +40,13 @@ int64_t ug__ctr_reserve(struct ug_ctr *c, int64_t want, uint64_t cap)
 		else if (cur >= (int64_t)cap)
 			got = 0;
 		else
-			got = want < (int64_t)cap - cur ? want : (int64_t)cap - cur;
+			got = want < (int64_t)cap - cur ? want
+							: (int64_t)cap - cur;
 		if (got == 0)
 			return 0;
 	} while (!atomic_compare_exchange_weak_explicit(
-		&c->val, &cur, cur + got, memory_order_acq_rel,
-		memory_order_relaxed));
+	    &c->val, &cur, cur + got, memory_order_acq_rel,
+	    memory_order_relaxed));
 	atomic_fetch_add_explicit(&c->pending, got, memory_order_acq_rel);
 	return got;
 }
@@ -98,12 +99,13 @@ struct ug_ctr *ug__totals_session(struct ug_totals *t, const char *digest)
 	key = digest_key(digest);
 	for (n = 0, i = (unsigned)(key % UG_SESS_SLOTS); n < UG_SESS_SLOTS;
 	     n++, i = (i + 1) % UG_SESS_SLOTS) {
-		cur = atomic_load_explicit(&t->sess[i].key, memory_order_acquire);
+		cur =
+		    atomic_load_explicit(&t->sess[i].key, memory_order_acquire);
 		if (cur == key)
 			return &t->sess[i].bytes;
 		if (cur == 0) {
-			if (atomic_compare_exchange_strong(&t->sess[i].key, &cur,
-							   key) ||
+			if (atomic_compare_exchange_strong(&t->sess[i].key,
+							   &cur, key) ||
 			    cur == key)
 				return &t->sess[i].bytes;
 		}
@@ -124,7 +126,7 @@ struct ug_seen {
 static UG_TLS int64_t scan_bytes, scan_files;
 static UG_TLS struct ug_seen *scan_seen;
 static UG_TLS const struct ug_rootrt *scan_rt; /* set: sum per session */
-static UG_TLS int64_t *scan_sess;             /* [UG_SESS_SLOTS] */
+static UG_TLS int64_t *scan_sess;	       /* [UG_SESS_SLOTS] */
 UG_TLS int ug__table_oom;
 
 static int scan_one(const char *p, const struct stat *st, int type,
@@ -143,8 +145,8 @@ static int scan_one(const char *p, const struct stat *st, int type,
 		s = calloc(1, sizeof(*s));
 		if (s) {
 			*s = key;
-			HASH_ADD(hh, scan_seen, dev, sizeof(dev_t) + sizeof(ino_t),
-				 s);
+			HASH_ADD(hh, scan_seen, dev,
+				 sizeof(dev_t) + sizeof(ino_t), s);
 		}
 	}
 	scan_bytes += st->st_size;
@@ -155,8 +157,10 @@ static int scan_one(const char *p, const struct stat *st, int type,
 
 		if (ug__owner_of_path((struct ug_rootrt *)scan_rt, p, owner) &&
 		    (c = ug__totals_session(scan_rt->tot, owner)))
-			scan_sess[(struct ug_sess_slot *)((char *)c -
-				  offsetof(struct ug_sess_slot, bytes)) -
+			scan_sess[(struct ug_sess_slot
+				       *)((char *)c -
+					  offsetof(struct ug_sess_slot,
+						   bytes)) -
 				  scan_rt->tot->sess] += st->st_size;
 	}
 	return 0;
@@ -298,7 +302,8 @@ void ug__totals_refresh(struct ug_rootrt *rt, int64_t min_age_ns)
 		real_flock(rt->shm_fd, LOCK_UN);
 }
 
-/* ---- attach ------------------------------------------------------------------ */
+/* ---- attach
+ * ------------------------------------------------------------------ */
 
 static void shm_name(const struct ug_rootrt *rt, char *out, size_t outsz)
 {
@@ -411,7 +416,8 @@ int ug__totals_attach(struct ug_rootrt *rt, char *err, size_t errlen)
 	shm_name(rt, name, sizeof(name));
 again:
 	fd = real_openat(AT_FDCWD, name,
-			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			 0600);
 	if (fd >= 0) {
 		creator = true;
 		if (real_flock(fd, LOCK_EX) < 0 ||
@@ -422,7 +428,8 @@ again:
 		    fchown(fd, owner, (gid_t)-1) < 0)
 			goto out_private;
 	} else if (errno == EEXIST) {
-		fd = real_openat(AT_FDCWD, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		fd = real_openat(AT_FDCWD, name,
+				 O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && !retried && stale_layout(fd, owner)) {
 			/* left by an older uploadguard: ours to replace */
 			real_close(fd);
@@ -430,7 +437,8 @@ again:
 			retried = true;
 			goto again;
 		}
-		if (fd < 0 || wait_created(fd) < 0 || !valid_segment(fd, rt, owner)) {
+		if (fd < 0 || wait_created(fd) < 0 ||
+		    !valid_segment(fd, rt, owner)) {
 			snprintf(err, errlen,
 				 "%s is not ours (owner, mode or size): totals "
 				 "for %s are per process",
@@ -438,8 +446,10 @@ again:
 			goto out_private;
 		}
 	} else {
-		snprintf(err, errlen, "cannot create %s (%s): totals for %s are "
-			 "per process", name, strerror(errno), rt->real);
+		snprintf(err, errlen,
+			 "cannot create %s (%s): totals for %s are "
+			 "per process",
+			 name, strerror(errno), rt->real);
 		return attach_private(rt);
 	}
 	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -465,8 +475,10 @@ again:
 		}
 	} else if (t->version != UG_TOTALS_VERSION || t->size != sizeof(*t)) {
 		munmap(t, sizeof(*t));
-		snprintf(err, errlen, "%s has another layout: totals for %s are "
-			 "per process", name, rt->real);
+		snprintf(err, errlen,
+			 "%s has another layout: totals for %s are "
+			 "per process",
+			 name, rt->real);
 		goto out_private;
 	}
 	real_flock(fd, LOCK_UN);

@@ -34,16 +34,16 @@ struct ug_sess_slot {
 };
 
 struct ug_totals {
-	uint32_t magic;       /* written last by the creator */
+	uint32_t magic; /* written last by the creator */
 	uint32_t version;
-	uint64_t size;        /* sizeof(struct ug_totals) */
-	uint64_t dev, ino;    /* of the root directory when created */
-	char root[512];       /* its path, for tools that clean up */
+	uint64_t size;	   /* sizeof(struct ug_totals) */
+	uint64_t dev, ino; /* of the root directory when created */
+	char root[512];	   /* its path, for tools that clean up */
 	struct ug_ctr bytes;
 	struct ug_ctr files;
 	_Atomic int64_t scanned_ns; /* CLOCK_BOOTTIME of the last scan */
 	_Atomic uint64_t scans;
-	_Atomic uint64_t changes;   /* names moved, removed, files shrunk */
+	_Atomic uint64_t changes; /* names moved, removed, files shrunk */
 	struct ug_sess_slot sess[UG_SESS_SLOTS];
 };
 
