@@ -25,9 +25,8 @@ struct ug_frame {
 	uintptr_t symoff;
 };
 
-/* Loads and warms up libunwind once: the first time the process touches
- * a file under a root (before any violation can be on it), so programs
- * that never do pay nothing at start. */
+/* Loads and warms up libunwind once (the constructor of a guarded process;
+ * later callers find it done). */
 void ug__bt_ensure(void);
 /* fork handler: a child forked mid-unwind takes no traces. */
 void ug__bt_atfork_child(void);

@@ -275,6 +275,10 @@ static void init_once_fn(void)
 		ug__diag("%s: events will be counted as lost, caps still hold",
 			 err);
 	ug__log_process_info();
+	/* libunwind loaded and warmed up now, before the host's threads and
+	 * signal handlers: a trace never has to load it (the first classified
+	 * file would otherwise, wherever that happens) */
+	ug__bt_ensure();
 	ug__session_init(getenv(UG_ENV_SESSION));
 	ug__net_init();
 	if (ug__st.cfg.io_uring_block)
