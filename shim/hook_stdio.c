@@ -597,30 +597,50 @@ UG_EXPORT int __overflow(FILE *f, int ch)
  * Bytes were capped when they entered the buffer (or are settled here);
  * fclose closes the fd inside libc: forget it first.
  */
+/* A flush that the cap cut short failed, as a failed write would: the bytes
+ * that fit are flushed, then EOF with the cap's errno. */
+static int flush_result(int settled, int err, int r)
+{
+	if (settled < 0) {
+		errno = err;
+		return EOF;
+	}
+	return r;
+}
+
 UG_EXPORT int fflush(FILE *f)
 {
+	int s, e;
+
 	if (likely(stream_plain(f)))
 		return real_fflush(f);
-	settle_stream(f, "fflush", 0);
-	return real_fflush(f);
+	s = settle_stream(f, "fflush", 0);
+	e = errno;
+	return flush_result(s, e, real_fflush(f));
 }
 
 UG_EXPORT int fflush_unlocked(FILE *f)
 {
+	int s, e;
+
 	if (likely(stream_plain(f)))
 		return real_fflush_unlocked(f);
-	settle_stream(f, "fflush_unlocked", 0);
-	return real_fflush_unlocked(f);
+	s = settle_stream(f, "fflush_unlocked", 0);
+	e = errno;
+	return flush_result(s, e, real_fflush_unlocked(f));
 }
 
 UG_EXPORT int fclose(FILE *f)
 {
+	int s = 0, e = 0;
+
 	if (f && atomic_load_explicit(&ug__active, memory_order_relaxed)) {
 		UG_ERRNO_SAVE;
 		if (!stream_plain(f))
-			settle_stream(f, "fclose", 0);
+			s = settle_stream(f, "fclose", 0);
+		e = errno;
 		ug__fd_closed(f->_fileno);
 		UG_ERRNO_RESTORE;
 	}
-	return real_fclose(f);
+	return flush_result(s, e, real_fclose(f));
 }

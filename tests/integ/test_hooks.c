@@ -835,8 +835,23 @@ static void flush_case(int (*fl)(FILE *), const char *name)
 
 static void hook_fflush(void **s)
 {
+	FILE *f;
+	int i;
+
 	(void)s;
 	flush_case(fflush, "fflush");
+	/* bytes that reached the buffer inline (putc_unlocked, no hook) past
+	 * the cap: the flush writes what fits and fails as a write would */
+	make_file(P("cap/inline"), 4000);
+	f = fopen(P("cap/inline"), "a");
+	for (i = 0; i < 200; i++)
+		putc_unlocked('i', f);
+	errno = 0;
+	assert_int_equal(fflush(f), EOF);
+	assert_int_equal(errno, EFBIG);
+	assert_true(ferror(f));
+	fclose(f);
+	assert_int_equal(disk_size(P("cap/inline")), CAP);
 }
 
 static void hook_fflush_unlocked(void **s)
